@@ -1,0 +1,27 @@
+import type { Logger } from './log/logger.js';
+
+/** A readable byte stream (process.stdin in production). */
+export type ByteSource = NodeJS.ReadableStream;
+/** A writable byte stream with backpressure (process.stdout in production). */
+export type ByteSink = NodeJS.WritableStream;
+
+/** A monotonic-enough wall clock; injected so tests can move time. */
+export interface Clock {
+  now(): number;
+}
+
+/** Everything core code may touch of the outside world. Built once in main(). */
+export interface Deps {
+  stdin: ByteSource;
+  stdout: ByteSink;
+  stderr: NodeJS.WritableStream;
+  stderrIsTTY: boolean;
+  stdinIsTTY: boolean;
+  env: NodeJS.ProcessEnv;
+  clock: Clock;
+  log: Logger;
+  /** Fetch bound to the configured undici dispatcher (timeouts, proxy). */
+  fetch: typeof globalThis.fetch;
+  /** Opens a URL in the user's browser; the URL has already been validated. */
+  openBrowser(url: string): Promise<void>;
+}
