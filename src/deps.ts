@@ -24,4 +24,6 @@ export interface Deps {
   fetch: typeof globalThis.fetch;
   /** Opens a URL in the user's browser; the URL has already been validated. */
   openBrowser(url: string): Promise<void>;
+  /** Subscribe to SIGINT/SIGTERM (and stdout closing); returns an unsubscribe function. */
+  onShutdownSignal(handler: (signal: string) => void): () => void;
 }

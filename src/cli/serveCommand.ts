@@ -1,0 +1,55 @@
+import { Command, Option } from 'commander';
+import type { Deps } from '../deps.js';
+import { UsageError } from '../errors.js';
+import { runBridge, type BridgeOptions } from '../relay/bridge.js';
+import type { TransportChoice } from '../remote/remoteTransport.js';
+import { loadStaticHeaders } from './headerOptions.js';
+import { parseServerUrl } from './serverUrl.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** The flags every bridge invocation takes (also `serve`). */
+export function addBridgeOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--transport <kind>', 'remote transport').choices(['auto', 'streamable-http', 'sse']).default('auto'),
+    )
+    .option('--header <header>', 'extra HTTP header "Name: value" for the gateway (repeatable; ${VAR} expands from the environment)', collect)
+    .option('--header-file <file>', 'read extra headers from a file, one "Name: value" per line')
+    .option('--allow-http', 'allow plain http to a non-loopback gateway or identity provider (unsafe)')
+    .option('--connect-timeout <seconds>', 'TCP/TLS connect deadline', '10')
+    .option('--request-timeout <seconds>', 'deadline for the gateway to start answering a request', '120')
+    .option('--debug', 'more detail on stderr (secrets are always masked)');
+}
+
+interface RawBridgeFlags {
+  transport: TransportChoice;
+  header?: string[];
+  headerFile?: string;
+  allowHttp?: boolean;
+  connectTimeout: string;
+  requestTimeout: string;
+  debug?: boolean;
+}
+
+/** Flags → typed BridgeOptions → the bridge. Returns the exit code. */
+export async function runBridgeCommand(url: string, rawOpts: Record<string, unknown>, deps: Deps): Promise<number> {
+  const flags = rawOpts as unknown as RawBridgeFlags;
+  const serverUrl = parseServerUrl(url, { allowHttp: flags.allowHttp === true });
+  const headers = await loadStaticHeaders({ header: flags.header, headerFile: flags.headerFile }, deps.env);
+  for (const v of Object.values(headers)) deps.log.redactor.addSecret(v);
+  const options: BridgeOptions = {
+    serverUrl,
+    transport: flags.transport,
+    headers,
+    connectTimeoutMs: seconds(flags.connectTimeout, '--connect-timeout'),
+    requestTimeoutMs: seconds(flags.requestTimeout, '--request-timeout'),
+  };
+  return runBridge(options, deps);
+}
+
+function seconds(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} takes a positive number of seconds, got "${value}"`);
+  return Math.round(n * 1000);
+}

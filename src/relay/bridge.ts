@@ -1,0 +1,58 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Deps } from '../deps.js';
+import { ExitCode } from '../errors.js';
+import type { HttpClient } from '../remote/httpClient.js';
+import { NodeHttpClient } from '../remote/nodeHttpClient.js';
+import { connectRemote } from '../remote/connectRemote.js';
+import { createProxyHttpClient, proxyConfigured } from '../remote/proxyHttpClient.js';
+import type { RemoteAuth } from '../remote/remoteAuth.js';
+import type { TransportChoice } from '../remote/remoteTransport.js';
+import { Relay } from './relay.js';
+import { MessageWriter } from './stdoutWriter.js';
+
+/** Everything the bridge needs, validated at the CLI edge. */
+export interface BridgeOptions {
+  serverUrl: URL;
+  transport: TransportChoice;
+  /** Static headers (lower-cased names, expanded values). */
+  headers: Record<string, string>;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Sign-in for the gateway; built lazily by the caller so the start path stays light. */
+  auth?: RemoteAuth;
+}
+
+/** Run the bridge until stdin ends or a signal arrives; returns the exit code. */
+export async function runBridge(options: BridgeOptions, deps: Deps): Promise<number> {
+  const timeouts = { connectMs: options.connectTimeoutMs, headersMs: options.requestTimeoutMs };
+  const http: HttpClient = proxyConfigured(deps.env) ? await createProxyHttpClient(timeouts) : new NodeHttpClient(timeouts);
+  const writer = new MessageWriter(deps.stdout);
+  const hasStaticAuthorization = Object.keys(options.headers).includes('authorization');
+  const remote = connectRemote(options.transport, {
+    url: options.serverUrl,
+    http,
+    headers: options.headers,
+    auth: hasStaticAuthorization ? undefined : options.auth,
+    log: deps.log,
+    deliver: (raw) => writer.write(raw),
+    sleep: (ms, signal) => sleep(ms, undefined, { signal }),
+    random: Math.random,
+  });
+  const relay = new Relay({ stdin: deps.stdin, writer, remote, log: deps.log });
+  const unsubscribe = deps.onShutdownSignal((sig) => {
+    deps.log.debug(`${sig}: closing the gateway session`);
+    relay.stop({ reason: 'signal' });
+  });
+  deps.log.debug(`relaying stdio to ${options.serverUrl.href}`);
+  try {
+    const end = await relay.run();
+    if (end.reason === 'fatal') {
+      deps.log.error(end.error.message);
+      return end.error.exitCode;
+    }
+    return ExitCode.Ok;
+  } finally {
+    unsubscribe();
+    await http.close();
+  }
+}

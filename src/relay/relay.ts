@@ -1,0 +1,145 @@
+import type { ByteSource } from '../deps.js';
+import { KeybridgeError, AuthRequiredError, AuthRefusedError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { RemoteTransport } from '../remote/remoteTransport.js';
+import { classify, errorResponse, ErrorCodes, idOf, type JsonRpcId, type JsonRpcMessage } from './jsonRpc.js';
+import { forEachLine } from './lineReader.js';
+import type { MessageWriter } from './stdoutWriter.js';
+
+export interface RelayOptions {
+  stdin: ByteSource;
+  writer: MessageWriter;
+  remote: RemoteTransport;
+  log: Logger;
+  /** How long to wait for in-flight requests after stdin ends before closing. */
+  drainOnEofMs?: number;
+}
+
+/** Why the relay stopped, for main() to turn into an exit code. */
+export type RelayEnd = { reason: 'eof' | 'signal' } | { reason: 'fatal'; error: KeybridgeError };
+
+/**
+ * The stdio ↔ remote pump. Each line from the IDE is parsed once (to route it and to answer
+ * malformed input), then forwarded as the exact text received. Every request gets an answer:
+ * the gateway's, or a JSON-RPC error when it cannot be forwarded.
+ */
+export class Relay {
+  private readonly inFlight = new Map<JsonRpcId, Promise<void>>();
+  private stopResolve?: (end: RelayEnd) => void;
+  private initializeSeen = false;
+
+  constructor(private readonly opts: RelayOptions) {}
+
+  /** Run until stdin ends, stop() is called, or a fatal error (gateway unreachable at start). */
+  async run(): Promise<RelayEnd> {
+    const stopped = new Promise<RelayEnd>((resolve) => {
+      this.stopResolve = resolve;
+    });
+    const reading = forEachLine(this.opts.stdin, (line) => this.onLine(line)).then(
+      async (): Promise<RelayEnd> => {
+        await this.drainInFlight(this.opts.drainOnEofMs ?? 10_000);
+        return { reason: 'eof' };
+      },
+      (err: unknown): RelayEnd => {
+        this.opts.log.debug(`stdin failed: ${(err as Error).message}`);
+        return { reason: 'eof' };
+      },
+    );
+    const end = await Promise.race([reading, stopped]);
+    await this.opts.remote.close();
+    return end;
+  }
+
+  /** Stop relaying (signal): in-flight requests are abandoned, the remote session is closed. */
+  stop(end: RelayEnd = { reason: 'signal' }): void {
+    this.stopResolve?.(end);
+  }
+
+  private onLine(line: string): void {
+    if (line.trim() === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      this.opts.log.warn(`ignored a line on stdin that is not JSON (${line.length} characters); answered with a parse error`);
+      void this.opts.writer.writeMessage(errorResponse(null, ErrorCodes.ParseError, 'Parse error: the line is not valid JSON'));
+      return;
+    }
+    // JSON-RPC batches (allowed by MCP 2025-03-26, removed in 2025-06-18) are relayed one by one.
+    const items = Array.isArray(value) ? value : [value];
+    if (items.length === 0) {
+      void this.opts.writer.writeMessage(errorResponse(null, ErrorCodes.InvalidRequest, 'Invalid Request: empty batch'));
+      return;
+    }
+    for (const item of items) {
+      this.onMessage(item, items.length === 1 ? line : JSON.stringify(item));
+    }
+  }
+
+  private onMessage(value: unknown, raw: string): void {
+    const c = classify(value);
+    if ('invalid' in c) {
+      this.opts.log.warn(`ignored a message on stdin that is not JSON-RPC 2.0: ${c.invalid}`);
+      void this.opts.writer.writeMessage(errorResponse(idOf(value), ErrorCodes.InvalidRequest, `Invalid Request: ${c.invalid}`));
+      return;
+    }
+    const msg = value as JsonRpcMessage;
+    if (c.kind !== 'request') {
+      this.opts.remote.send({ raw, msg }).catch((err: unknown) => {
+        this.opts.log.warn(`could not forward ${msg.method ?? 'a response'} to the gateway: ${messageOf(err)}`);
+      });
+      return;
+    }
+    const id = msg.id as JsonRpcId;
+    const isInitialize = msg.method === 'initialize';
+    if (isInitialize) this.initializeSeen = true;
+    const p = this.opts.remote
+      .send({ raw, msg })
+      .catch((err: unknown) => this.answerFailure(id, msg.method!, err, isInitialize))
+      .finally(() => {
+        if (this.inFlight.get(id) === p) this.inFlight.delete(id);
+      });
+    this.inFlight.set(id, p);
+  }
+
+  /** Turn a forwarding failure into the JSON-RPC error the IDE is waiting for. */
+  private async answerFailure(id: JsonRpcId, method: string, err: unknown, isInitialize: boolean): Promise<void> {
+    const message = messageOf(err);
+    const code =
+      err instanceof AuthRequiredError
+        ? ErrorCodes.AuthRequired
+        : err instanceof AuthRefusedError
+          ? ErrorCodes.AuthRefused
+          : ErrorCodes.RemoteUnavailable;
+    const data = err instanceof KeybridgeError ? { reason: err.code } : undefined;
+    this.opts.log.error(`${method} failed: ${message}`);
+    await this.opts.writer.writeMessage(errorResponse(id, code, `mcp-keybridge: ${message}`, data));
+    // A gateway that cannot be reached for the very first initialize is a configuration problem:
+    // say so on stderr and exit non-zero, so the IDE shows the server as failed instead of hanging.
+    if (isInitialize && err instanceof KeybridgeError && (err.code === 'unreachable' || err.code === 'transport_unsupported')) {
+      this.stop({ reason: 'fatal', error: err });
+    }
+  }
+
+  private async drainInFlight(ms: number): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight.values()]),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Whether an initialize went through this relay (for diagnostics). */
+  get sawInitialize(): boolean {
+    return this.initializeSeen;
+  }
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

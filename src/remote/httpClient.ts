@@ -1,0 +1,58 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+
+/** One HTTP exchange as the remote transports need it: streaming body, abortable. */
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'DELETE';
+  url: URL;
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The response body; must be consumed or destroyed by the caller. */
+  body: Readable;
+}
+
+/** The transport's view of HTTP; the default is node:http with keep-alive, a proxy variant uses undici. */
+export interface HttpClient {
+  request(req: HttpRequest): Promise<HttpResponse>;
+  /** Redirects are not followed here: the transports decide (a token never crosses origins). */
+  close(): Promise<void>;
+}
+
+export interface HttpTimeouts {
+  /** TCP+TLS connect deadline. */
+  connectMs: number;
+  /** Deadline for the response headers after the request was sent. */
+  headersMs: number;
+  /** Longest silence allowed while reading a body (SSE streams send keep-alives or data). */
+  bodyIdleMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 10_000, headersMs: 120_000, bodyIdleMs: 300_000 };
+
+/** Read a whole body as UTF-8 text (for JSON answers; SSE is streamed instead). */
+export async function readText(body: Readable, limitBytes = 512 * 1024 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limitBytes) {
+      body.destroy();
+      throw new Error(`response larger than ${limitBytes} bytes`);
+    }
+    chunks.push(buf);
+  }
+  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+}
+
+/** Drain and discard a body so the keep-alive socket can be reused. */
+export function discard(body: Readable): void {
+  body.resume();
+  body.on('error', () => {});
+}

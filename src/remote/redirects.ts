@@ -1,0 +1,34 @@
+import { discard, type HttpClient, type HttpRequest, type HttpResponse } from './httpClient.js';
+
+const MAX_REDIRECTS = 3;
+
+/**
+ * Follow 307/308 redirects (method and body kept), at most a few. Credentials are origin-bound:
+ * on a hop to another origin the Authorization header and every static header are dropped, so a
+ * token is only ever sent to the gateway's own origin.
+ */
+export async function requestFollowingRedirects(
+  http: HttpClient,
+  req: HttpRequest,
+  credentialHeaders: readonly string[],
+): Promise<HttpResponse & { finalUrl: URL }> {
+  let current: HttpRequest = req;
+  const origin = req.url.origin;
+  for (let hop = 0; ; hop++) {
+    const res = await http.request(current);
+    const location = res.headers.location;
+    if ((res.status !== 307 && res.status !== 308) || !location || hop >= MAX_REDIRECTS) {
+      return { ...res, finalUrl: current.url };
+    }
+    discard(res.body);
+    const next = new URL(location, current.url);
+    if (next.protocol !== 'https:' && next.protocol !== 'http:') return { ...res, finalUrl: current.url };
+    const headers = { ...current.headers };
+    if (next.origin !== origin) {
+      for (const name of Object.keys(headers)) {
+        if (name.toLowerCase() === 'authorization' || credentialHeaders.includes(name.toLowerCase())) delete headers[name];
+      }
+    }
+    current = { ...current, url: next, headers };
+  }
+}

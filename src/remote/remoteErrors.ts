@@ -1,0 +1,57 @@
+import { RemoteUnavailableError } from '../errors.js';
+import { readText, type HttpResponse } from './httpClient.js';
+
+/** 401, or 403 with error="insufficient_scope" (step-up), are for the sign-in machinery. */
+export function isAuthChallenge(res: HttpResponse): boolean {
+  if (res.status === 401) return true;
+  if (res.status !== 403) return false;
+  const h = res.headers['www-authenticate'];
+  const text = Array.isArray(h) ? h.join(', ') : (h ?? '');
+  return /error\s*=\s*"?insufficient_scope/i.test(text);
+}
+
+const NETWORK_HINTS: Record<string, string> = {
+  ECONNREFUSED: 'nothing is listening there: is the gateway running and the URL right?',
+  ENOTFOUND: 'the host name does not resolve: check the URL, your network or VPN',
+  EAI_AGAIN: 'DNS lookup failed for now: check your network or VPN',
+  ECONNRESET: 'the connection was reset by the gateway or a proxy',
+  ETIMEDOUT: 'the gateway did not answer in time',
+  EHOSTUNREACH: 'the host is unreachable: check your network or VPN',
+  CERT_HAS_EXPIRED: 'the gateway TLS certificate has expired',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the gateway TLS certificate is not trusted: for a private CA set NODE_EXTRA_CA_CERTS',
+  SELF_SIGNED_CERT_IN_CHAIN: 'the gateway TLS certificate is not trusted: for a private CA set NODE_EXTRA_CA_CERTS',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the gateway TLS certificate is self-signed: set NODE_EXTRA_CA_CERTS to trust it',
+};
+
+/** A failed exchange as an actionable RemoteUnavailableError. */
+export function describeNetworkError(err: unknown, url: URL): RemoteUnavailableError {
+  if (err instanceof RemoteUnavailableError) return err;
+  const e = err as { code?: string; name?: string; message?: string };
+  if (e?.name === 'AbortError') return new RemoteUnavailableError('the bridge is shutting down', { code: 'closed', cause: err });
+  const code = e?.code ?? 'ERROR';
+  const hint = NETWORK_HINTS[code] ?? (e?.message ?? 'unknown error');
+  return new RemoteUnavailableError(`cannot reach the gateway at ${url.origin} (${code}): ${hint}`, {
+    code: code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' ? 'unreachable' : 'network',
+    cause: err,
+  });
+}
+
+/** A non-2xx answer that is not about auth, with a short excerpt of the body (never headers). */
+export async function httpStatusError(res: HttpResponse, url: URL): Promise<RemoteUnavailableError> {
+  let excerpt = '';
+  try {
+    excerpt = (await readText(res.body, 64 * 1024)).slice(0, 300).replace(/\s+/g, ' ').trim();
+  } catch {
+    // the body is only a hint
+  }
+  const what =
+    res.status >= 500
+      ? 'the gateway failed'
+      : res.status === 401 || res.status === 403
+        ? 'the gateway refused the credentials'
+        : 'the gateway rejected the request';
+  return new RemoteUnavailableError(`${what}: HTTP ${res.status} from ${url.origin}${excerpt ? ` — ${excerpt}` : ''}`, {
+    code: res.status >= 500 ? 'remote_5xx' : 'remote_4xx',
+    status: res.status,
+  });
+}

@@ -1,0 +1,355 @@
+import { RemoteUnavailableError, KeybridgeError } from '../errors.js';
+import type { JsonRpcId, JsonRpcMessage } from '../relay/jsonRpc.js';
+import { discard, readText, type HttpResponse } from './httpClient.js';
+import { requestFollowingRedirects } from './redirects.js';
+import type { Outgoing, RemoteTransport, TransportContext } from './remoteTransport.js';
+import { consumeSse, type SseState } from './sseStream.js';
+import { describeNetworkError, httpStatusError, isAuthChallenge } from './remoteErrors.js';
+
+/** Thrown by the first POST when the server does not speak Streamable HTTP (spec: backwards compatibility). */
+export class StreamableHttpUnsupported extends Error {
+  constructor(readonly status: number) {
+    super(`gateway answered ${status} to a Streamable HTTP POST`);
+  }
+}
+
+const MAX_RESUMES = 5;
+const DEFAULT_RETRY_MS = 1_000;
+const MAX_GET_BACKOFF_MS = 30_000;
+
+/**
+ * MCP Streamable HTTP client side (spec 2025-03-26 .. 2025-11-25): one POST per message, JSON or
+ * SSE answers, Mcp-Session-Id, MCP-Protocol-Version after initialize, the GET stream for
+ * server-initiated messages, resumption with Last-Event-ID, DELETE on close. Messages are forwarded
+ * as the raw text the IDE wrote; only answers that must be routed are parsed.
+ */
+export class StreamableHttpTransport implements RemoteTransport {
+  readonly kind = 'streamable-http' as const;
+  private sessionId?: string;
+  private protocolVersion?: string;
+  private initializeRaw?: string;
+  private initializedRaw?: string;
+  private reinitializing?: Promise<void>;
+  private initializing?: Promise<void>;
+  private getStreamRunning = false;
+  private closed = false;
+  private readonly abort = new AbortController();
+  /** True once a POST got a real MCP answer: after that 404/405 mean "session gone", not "legacy server". */
+  private confirmed = false;
+
+  constructor(private readonly ctx: TransportContext) {}
+
+  async send(out: Outgoing): Promise<void> {
+    const { msg } = out;
+    const isRequest = msg.method !== undefined && msg.id !== undefined;
+    if (msg.method === 'initialize' && isRequest) {
+      this.initializeRaw = out.raw;
+      this.sessionId = undefined;
+      this.protocolVersion = undefined;
+      this.pendingInitId = undefined;
+      this.initializing = this.post(out.raw, msg.id as JsonRpcId, { allowReinit: false });
+      try {
+        await this.initializing;
+      } finally {
+        this.initializing = undefined;
+      }
+      return;
+    }
+    // Anything sent while initialize is in flight waits for the session id it brings.
+    if (this.initializing) await this.initializing.catch(() => {});
+    if (msg.method === 'notifications/initialized') this.initializedRaw = out.raw;
+    await this.post(out.raw, isRequest ? (msg.id as JsonRpcId) : undefined, { allowReinit: true });
+    if (msg.method === 'notifications/initialized') this.startGetStream();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.abort.abort();
+    const sessionId = this.sessionId;
+    if (sessionId) {
+      // Spec: clients that no longer need a session SHOULD send DELETE with the session id.
+      const signal = AbortSignal.timeout(2_000);
+      try {
+        const res = await this.ctx.http.request({
+          method: 'DELETE',
+          url: this.ctx.url,
+          headers: await this.headers(undefined, signal),
+          signal,
+        });
+        discard(res.body);
+        this.ctx.log.debug(`session ${redactId(sessionId)} ended (DELETE ${res.status})`);
+      } catch (err) {
+        this.ctx.log.debug(`DELETE of the session failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** POST one message and, for a request, deliver its response (following SSE resumption). */
+  private async post(raw: string, requestId: JsonRpcId | undefined, opts: { allowReinit: boolean; swallow?: boolean }): Promise<void> {
+    let authAttempt = 0;
+    let reinitDone = false;
+    for (;;) {
+      // Requests that arrive while the session is being re-created wait for the new session.
+      if (this.reinitializing && opts.allowReinit) await this.reinitializing;
+      const res = await this.exchange('POST', raw);
+      if (isAuthChallenge(res) && this.ctx.auth) {
+        discard(res.body);
+        authAttempt++;
+        await this.ctx.auth.handleChallenge(
+          { status: res.status, wwwAuthenticate: headerValue(res.headers['www-authenticate']) },
+          authAttempt,
+          this.abort.signal,
+        );
+        continue;
+      }
+      if (res.status === 404 && this.sessionId && opts.allowReinit && !reinitDone) {
+        // Spec: a 404 for a request carrying a session id means the session expired; start a new one.
+        discard(res.body);
+        reinitDone = true;
+        await this.reinitialize();
+        continue;
+      }
+      if (!this.confirmed && (res.status === 404 || res.status === 405 || res.status === 400) && !this.sessionId) {
+        discard(res.body);
+        throw new StreamableHttpUnsupported(res.status);
+      }
+      if (res.status < 200 || res.status >= 300) {
+        throw await httpStatusError(res, this.ctx.url);
+      }
+      this.confirmed = true;
+      const sid = headerValue(res.headers['mcp-session-id']);
+      if (sid && !this.sessionId) this.sessionId = sid;
+      if (requestId === undefined || res.status === 202) {
+        discard(res.body);
+        if (requestId !== undefined) {
+          throw new RemoteUnavailableError(`the gateway accepted request ${JSON.stringify(requestId)} but sent no answer`, {
+            code: 'no_response',
+          });
+        }
+        return;
+      }
+      const type = headerValue(res.headers['content-type']) ?? '';
+      if (type.startsWith('text/event-stream')) {
+        await this.readResponseStream(res, requestId, opts.swallow === true);
+      } else {
+        const text = await readText(res.body);
+        await this.onJsonAnswer(text, requestId, opts.swallow === true);
+      }
+      return;
+    }
+  }
+
+  /** One HTTP exchange with the current headers; network failures become RemoteUnavailableError. */
+  private async exchange(method: 'POST' | 'GET', body?: string, extra?: Record<string, string>): Promise<HttpResponse> {
+    if (this.closed) throw new RemoteUnavailableError('the bridge is shutting down', { code: 'closed' });
+    const headers = await this.headers(extra, this.abort.signal);
+    if (method === 'POST') {
+      headers['content-type'] = 'application/json';
+      headers.accept = 'application/json, text/event-stream';
+    } else {
+      headers.accept = 'text/event-stream';
+    }
+    try {
+      return await requestFollowingRedirects(
+        this.ctx.http,
+        { method, url: this.ctx.url, headers, body, signal: this.abort.signal },
+        Object.keys(this.ctx.headers).map((h) => h.toLowerCase()),
+      );
+    } catch (err) {
+      throw describeNetworkError(err, this.ctx.url);
+    }
+  }
+
+  private async headers(extra: Record<string, string> | undefined, signal: AbortSignal): Promise<Record<string, string>> {
+    const h: Record<string, string> = { ...this.ctx.headers, ...extra };
+    if (this.sessionId) h['mcp-session-id'] = this.sessionId;
+    if (this.protocolVersion) h['mcp-protocol-version'] = this.protocolVersion;
+    if (this.ctx.auth) {
+      const authorization = await this.ctx.auth.authorizationHeader(signal);
+      if (authorization) h.authorization = authorization;
+    }
+    return h;
+  }
+
+  /** A single JSON answer (or batch) to a POSTed request. */
+  private async onJsonAnswer(text: string, requestId: JsonRpcId, swallow: boolean): Promise<void> {
+    const isInit = swallow || this.isInitialize(requestId);
+    if (isInit) this.noteInitializeResult(text);
+    if (swallow) return;
+    // JSON text may legally contain newlines between tokens; stdio framing forbids them.
+    const oneLine = text.indexOf('\n') === -1 && text.indexOf('\r') === -1;
+    await this.ctx.deliver(oneLine ? text.trim() : JSON.stringify(JSON.parse(text)));
+  }
+
+  private pendingInitId?: JsonRpcId;
+  private isInitialize(requestId: JsonRpcId): boolean {
+    if (!this.initializeRaw || this.protocolVersion) return false;
+    if (this.pendingInitId === undefined) {
+      try {
+        this.pendingInitId = (JSON.parse(this.initializeRaw) as JsonRpcMessage).id as JsonRpcId;
+      } catch {
+        return false;
+      }
+    }
+    return this.pendingInitId === requestId;
+  }
+
+  private noteInitializeResult(text: string): void {
+    try {
+      const parsed = JSON.parse(text) as JsonRpcMessage;
+      const version = (parsed.result as { protocolVersion?: unknown } | undefined)?.protocolVersion;
+      if (typeof version === 'string') this.protocolVersion = version;
+    } catch {
+      // Not our business to validate; the IDE will see the answer as it is.
+    }
+  }
+
+  /** Deliver SSE events until the response to requestId arrives, resuming with Last-Event-ID if the stream drops. */
+  private async readResponseStream(first: HttpResponse, requestId: JsonRpcId, swallow: boolean): Promise<void> {
+    const state: SseState = {};
+    let res: HttpResponse | undefined = first;
+    for (let resumes = 0; ; resumes++) {
+      let answered = false;
+      try {
+        answered = await consumeSse(res.body, state, async (ev) => {
+          if (!ev.data || (ev.event && ev.event !== 'message')) return false;
+          let msg: JsonRpcMessage;
+          try {
+            msg = JSON.parse(ev.data) as JsonRpcMessage;
+          } catch {
+            this.ctx.log.warn('the gateway sent an SSE event that is not JSON; skipped');
+            return false;
+          }
+          const isAnswer = msg.method === undefined && msg.id === requestId;
+          if (isAnswer && (swallow || this.isInitialize(requestId))) this.noteInitializeResult(ev.data);
+          if (!(isAnswer && swallow)) {
+            const oneLine = ev.data.indexOf('\n') === -1;
+            await this.ctx.deliver(oneLine ? ev.data : JSON.stringify(msg), msg);
+          }
+          return isAnswer;
+        });
+      } catch (err) {
+        if (this.closed) throw new RemoteUnavailableError('the bridge is shutting down', { code: 'closed' });
+        this.ctx.log.debug(`response stream broke: ${(err as Error).message}`);
+      }
+      if (answered) return;
+      // Spec: the server may end the stream before answering; the client resumes with GET + Last-Event-ID.
+      if (state.lastEventId === undefined || resumes >= MAX_RESUMES) {
+        throw new RemoteUnavailableError(
+          `the gateway closed the response stream for request ${JSON.stringify(requestId)} without answering it`,
+          { code: 'stream_closed' },
+        );
+      }
+      await this.ctx.sleep(state.retryMs ?? DEFAULT_RETRY_MS, this.abort.signal);
+      res = await this.exchange('GET', undefined, { 'last-event-id': state.lastEventId });
+      if (res.status !== 200) {
+        discard(res.body);
+        throw new RemoteUnavailableError(`the gateway refused to resume the response stream (HTTP ${res.status})`, {
+          code: 'stream_closed',
+          status: res.status,
+        });
+      }
+    }
+  }
+
+  /** Re-create an expired session by replaying the IDE's own initialize and initialized messages. */
+  private reinitialize(): Promise<void> {
+    if (!this.reinitializing) {
+      this.reinitializing = (async () => {
+        if (!this.initializeRaw) throw new RemoteUnavailableError('the gateway session expired before initialize', { code: 'session_expired' });
+        this.ctx.log.info('the gateway session expired; starting a new one');
+        this.sessionId = undefined;
+        this.protocolVersion = undefined;
+        const initId = (JSON.parse(this.initializeRaw) as JsonRpcMessage).id as JsonRpcId;
+        await this.post(this.initializeRaw, initId, { allowReinit: false, swallow: true });
+        if (this.initializedRaw) await this.post(this.initializedRaw, undefined, { allowReinit: false });
+        this.startGetStream();
+      })().finally(() => {
+        this.reinitializing = undefined;
+      });
+    }
+    return this.reinitializing;
+  }
+
+  /** The optional GET stream for server-initiated messages; reopened with backoff while the bridge runs. */
+  private startGetStream(): void {
+    if (this.getStreamRunning || this.closed) return;
+    this.getStreamRunning = true;
+    void this.runGetStream().finally(() => {
+      this.getStreamRunning = false;
+    });
+  }
+
+  private async runGetStream(): Promise<void> {
+    const state: SseState = {};
+    let failures = 0;
+    while (!this.closed) {
+      const sessionAtStart = this.sessionId;
+      let res: HttpResponse;
+      try {
+        res = await this.exchange('GET', undefined, state.lastEventId ? { 'last-event-id': state.lastEventId } : undefined);
+      } catch (err) {
+        if (this.closed) return;
+        failures++;
+        this.ctx.log.debug(`server stream: ${(err as KeybridgeError).message}`);
+        await this.backoff(failures, state);
+        continue;
+      }
+      if (res.status === 405 || (res.status === 404 && !sessionAtStart)) {
+        discard(res.body); // the server offers no GET stream: fine
+        return;
+      }
+      if (res.status === 404 || res.status === 401 || res.status === 403) {
+        // Session gone or token refused: the next POST re-initializes / signs in and restarts the stream.
+        discard(res.body);
+        return;
+      }
+      if (res.status !== 200) {
+        discard(res.body);
+        failures++;
+        await this.backoff(failures, state);
+        continue;
+      }
+      failures = 0;
+      try {
+        await consumeSse(res.body, state, async (ev) => {
+          if (!ev.data || (ev.event && ev.event !== 'message')) return false;
+          let msg: JsonRpcMessage;
+          try {
+            msg = JSON.parse(ev.data) as JsonRpcMessage;
+          } catch {
+            return false;
+          }
+          await this.ctx.deliver(ev.data.indexOf('\n') === -1 ? ev.data : JSON.stringify(msg), msg);
+          return false;
+        });
+      } catch (err) {
+        if (this.closed) return;
+        this.ctx.log.debug(`server stream broke: ${(err as Error).message}`);
+      }
+      if (this.closed) return;
+      failures++;
+      await this.backoff(failures, state);
+    }
+  }
+
+  private async backoff(failures: number, state: SseState): Promise<void> {
+    const base = state.retryMs ?? DEFAULT_RETRY_MS;
+    const ms = Math.min(MAX_GET_BACKOFF_MS, base * 2 ** Math.min(failures - 1, 5)) * (0.5 + this.ctx.random() / 2);
+    try {
+      await this.ctx.sleep(ms, this.abort.signal);
+    } catch {
+      // aborted: the loop sees closed
+    }
+  }
+}
+
+function headerValue(v: string | string[] | undefined): string | null {
+  if (v === undefined) return null;
+  return Array.isArray(v) ? (v[0] ?? null) : v;
+}
+
+function redactId(id: string): string {
+  return id.length > 8 ? `${id.slice(0, 4)}…` : '…';
+}
