@@ -24,7 +24,9 @@ export type RelayEnd = { reason: 'eof' | 'signal' } | { reason: 'fatal'; error: 
  * the gateway's, or a JSON-RPC error when it cannot be forwarded.
  */
 export class Relay {
-  private readonly inFlight = new Map<JsonRpcId, Promise<void>>();
+  private readonly inFlight = new Map<JsonRpcId, { done: Promise<void>; abort: AbortController }>();
+  /** Requests the IDE cancelled: the spec says no response is expected for them. */
+  private readonly cancelled = new Set<JsonRpcId>();
   private stopResolve?: (end: RelayEnd) => void;
   private initializeSeen = false;
 
@@ -85,26 +87,50 @@ export class Relay {
     }
     const msg = value as JsonRpcMessage;
     if (c.kind !== 'request') {
-      this.opts.remote.send({ raw, msg }).catch((err: unknown) => {
+      const forwarded = this.opts.remote.send({ raw, msg }).catch((err: unknown) => {
         this.opts.log.warn(`could not forward ${msg.method ?? 'a response'} to the gateway: ${messageOf(err)}`);
       });
+      if (msg.method === 'notifications/cancelled') void forwarded.then(() => this.abandonCancelled(msg));
       return;
     }
     const id = msg.id as JsonRpcId;
     const isInitialize = msg.method === 'initialize';
     if (isInitialize) this.initializeSeen = true;
-    const p = this.opts.remote
-      .send({ raw, msg })
-      .catch((err: unknown) => this.answerFailure(id, msg.method!, err, isInitialize))
-      .finally(() => {
-        if (this.inFlight.get(id) === p) this.inFlight.delete(id);
-      });
-    this.inFlight.set(id, p);
+    const abort = new AbortController();
+    const entry = {
+      abort,
+      done: this.opts.remote
+        .send({ raw, msg, signal: abort.signal })
+        .catch((err: unknown) => this.answerFailure(id, msg.method!, err, isInitialize))
+        .finally(() => {
+          if (this.inFlight.get(id) === entry) this.inFlight.delete(id);
+          this.cancelled.delete(id);
+        }),
+    };
+    this.inFlight.set(id, entry);
+  }
+
+  /**
+   * After the cancellation reached the gateway, stop waiting for the cancelled request's answer
+   * (the gateway need not send one) so nothing stays open for it.
+   */
+  private abandonCancelled(msg: JsonRpcMessage): void {
+    const requestId = (msg.params as { requestId?: unknown } | undefined)?.requestId;
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    const entry = this.inFlight.get(requestId);
+    if (!entry) return;
+    this.cancelled.add(requestId);
+    entry.abort.abort();
   }
 
   /** Turn a forwarding failure into the JSON-RPC error the IDE is waiting for. */
   private async answerFailure(id: JsonRpcId, method: string, err: unknown, isInitialize: boolean): Promise<void> {
     const message = messageOf(err);
+    if (this.cancelled.has(id)) {
+      // The IDE cancelled it and expects no answer (MCP cancellation); the gateway dropped it.
+      this.opts.log.debug(`${method} ${JSON.stringify(id)} was cancelled: ${message}`);
+      return;
+    }
     const code =
       err instanceof AuthRequiredError
         ? ErrorCodes.AuthRequired
@@ -125,7 +151,7 @@ export class Relay {
     if (this.inFlight.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled([...this.inFlight.values()]),
+      Promise.allSettled([...this.inFlight.values()].map((e) => e.done)),
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, ms);
       }),

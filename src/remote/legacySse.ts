@@ -41,7 +41,13 @@ export class LegacySseTransport implements RemoteTransport {
       return;
     }
     const id = msg.id as JsonRpcId;
-    const answered = new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const answered = new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      out.signal?.addEventListener('abort', () => {
+        this.pending.delete(id);
+        reject(new RemoteUnavailableError('the request was cancelled', { code: 'aborted' }));
+      }, { once: true });
+    });
     try {
       await this.post(out.raw);
     } catch (err) {

@@ -27,7 +27,7 @@ const NETWORK_HINTS: Record<string, string> = {
 export function describeNetworkError(err: unknown, url: URL): RemoteUnavailableError {
   if (err instanceof RemoteUnavailableError) return err;
   const e = err as { code?: string; name?: string; message?: string };
-  if (e?.name === 'AbortError') return new RemoteUnavailableError('the bridge is shutting down', { code: 'closed', cause: err });
+  if (e?.name === 'AbortError') return new RemoteUnavailableError('the request was abandoned (cancelled, or the bridge is shutting down)', { code: 'aborted', cause: err });
   const code = e?.code ?? 'ERROR';
   const hint = NETWORK_HINTS[code] ?? (e?.message ?? 'unknown error');
   return new RemoteUnavailableError(`cannot reach the gateway at ${url.origin} (${code}): ${hint}`, {

@@ -7,6 +7,8 @@ import type { RemoteAuth } from './remoteAuth.js';
 export interface Outgoing {
   raw: string;
   msg: JsonRpcMessage;
+  /** Aborted when the IDE cancels this request: the transport stops waiting for its answer. */
+  signal?: AbortSignal;
 }
 
 /**

@@ -58,7 +58,7 @@ export class StreamableHttpTransport implements RemoteTransport {
     // Anything sent while initialize is in flight waits for the session id it brings.
     if (this.initializing) await this.initializing.catch(() => {});
     if (msg.method === 'notifications/initialized') this.initializedRaw = out.raw;
-    await this.post(out.raw, isRequest ? (msg.id as JsonRpcId) : undefined, { allowReinit: true });
+    await this.post(out.raw, isRequest ? (msg.id as JsonRpcId) : undefined, { allowReinit: true, signal: out.signal });
     if (msg.method === 'notifications/initialized') this.startGetStream();
   }
 
@@ -86,13 +86,18 @@ export class StreamableHttpTransport implements RemoteTransport {
   }
 
   /** POST one message and, for a request, deliver its response (following SSE resumption). */
-  private async post(raw: string, requestId: JsonRpcId | undefined, opts: { allowReinit: boolean; swallow?: boolean }): Promise<void> {
+  private async post(
+    raw: string,
+    requestId: JsonRpcId | undefined,
+    opts: { allowReinit: boolean; swallow?: boolean; signal?: AbortSignal },
+  ): Promise<void> {
+    const signal = opts.signal ? AbortSignal.any([this.abort.signal, opts.signal]) : this.abort.signal;
     let authAttempt = 0;
     let reinitDone = false;
     for (;;) {
       // Requests that arrive while the session is being re-created wait for the new session.
       if (this.reinitializing && opts.allowReinit) await this.reinitializing;
-      const res = await this.exchange('POST', raw);
+      const res = await this.exchange('POST', raw, undefined, signal);
       if (isAuthChallenge(res) && this.ctx.auth) {
         discard(res.body);
         authAttempt++;
@@ -131,7 +136,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       }
       const type = headerValue(res.headers['content-type']) ?? '';
       if (type.startsWith('text/event-stream')) {
-        await this.readResponseStream(res, requestId, opts.swallow === true);
+        await this.readResponseStream(res, requestId, opts.swallow === true, signal);
       } else {
         const text = await readText(res.body);
         await this.onJsonAnswer(text, requestId, opts.swallow === true);
@@ -141,9 +146,14 @@ export class StreamableHttpTransport implements RemoteTransport {
   }
 
   /** One HTTP exchange with the current headers; network failures become RemoteUnavailableError. */
-  private async exchange(method: 'POST' | 'GET', body?: string, extra?: Record<string, string>): Promise<HttpResponse> {
+  private async exchange(
+    method: 'POST' | 'GET',
+    body?: string,
+    extra?: Record<string, string>,
+    signal: AbortSignal = this.abort.signal,
+  ): Promise<HttpResponse> {
     if (this.closed) throw new RemoteUnavailableError('the bridge is shutting down', { code: 'closed' });
-    const headers = await this.headers(extra, this.abort.signal);
+    const headers = await this.headers(extra, signal);
     if (method === 'POST') {
       headers['content-type'] = 'application/json';
       headers.accept = 'application/json, text/event-stream';
@@ -153,7 +163,7 @@ export class StreamableHttpTransport implements RemoteTransport {
     try {
       return await requestFollowingRedirects(
         this.ctx.http,
-        { method, url: this.ctx.url, headers, body, signal: this.abort.signal },
+        { method, url: this.ctx.url, headers, body, signal },
         Object.keys(this.ctx.headers).map((h) => h.toLowerCase()),
       );
     } catch (err) {
@@ -206,7 +216,7 @@ export class StreamableHttpTransport implements RemoteTransport {
   }
 
   /** Deliver SSE events until the response to requestId arrives, resuming with Last-Event-ID if the stream drops. */
-  private async readResponseStream(first: HttpResponse, requestId: JsonRpcId, swallow: boolean): Promise<void> {
+  private async readResponseStream(first: HttpResponse, requestId: JsonRpcId, swallow: boolean, signal: AbortSignal): Promise<void> {
     const state: SseState = {};
     let res: HttpResponse | undefined = first;
     for (let resumes = 0; ; resumes++) {
@@ -230,7 +240,7 @@ export class StreamableHttpTransport implements RemoteTransport {
           return isAnswer;
         });
       } catch (err) {
-        if (this.closed) throw new RemoteUnavailableError('the bridge is shutting down', { code: 'closed' });
+        if (signal.aborted) throw describeNetworkError(signal.reason ?? err, this.ctx.url);
         this.ctx.log.debug(`response stream broke: ${(err as Error).message}`);
       }
       if (answered) return;
@@ -241,8 +251,8 @@ export class StreamableHttpTransport implements RemoteTransport {
           { code: 'stream_closed' },
         );
       }
-      await this.ctx.sleep(state.retryMs ?? DEFAULT_RETRY_MS, this.abort.signal);
-      res = await this.exchange('GET', undefined, { 'last-event-id': state.lastEventId });
+      await this.ctx.sleep(state.retryMs ?? DEFAULT_RETRY_MS, signal);
+      res = await this.exchange('GET', undefined, { 'last-event-id': state.lastEventId }, signal);
       if (res.status !== 200) {
         discard(res.body);
         throw new RemoteUnavailableError(`the gateway refused to resume the response stream (HTTP ${res.status})`, {
