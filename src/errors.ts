@@ -44,6 +44,10 @@ export class AuthRefusedError extends KeybridgeError {
 /** The remote gateway cannot be reached or answered with an error that is not about auth. */
 export class RemoteUnavailableError extends KeybridgeError {
   readonly status?: number;
+  /** Node's error code when the exchange failed at the network level. */
+  networkCode?: string;
+  /** The failure was on a kept-alive socket the server had closed while idle. */
+  reusedSocket?: boolean;
   constructor(message: string, opts: { code?: string; status?: number; cause?: unknown } = {}) {
     super(message, { exitCode: ExitCode.Failure, code: opts.code ?? 'remote_unavailable', cause: opts.cause });
     this.status = opts.status;

@@ -37,6 +37,7 @@ export async function runBridge(options: BridgeOptions, deps: Deps): Promise<num
     deliver: (raw) => writer.write(raw),
     sleep: (ms, signal) => sleep(ms, undefined, { signal }),
     random: Math.random,
+    clock: deps.clock,
   });
   const relay = new Relay({ stdin: deps.stdin, writer, remote, log: deps.log });
   const unsubscribe = deps.onShutdownSignal((sig) => {

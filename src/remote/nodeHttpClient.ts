@@ -62,7 +62,11 @@ export class NodeHttpClient implements HttpClient {
         res.setTimeout(this.timeouts.bodyIdleMs, () => res.destroy(timeoutError(`response body from ${url.host} stalled`)));
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
       });
-      r.on('error', fail);
+      r.on('error', (err: Error & { reusedSocket?: boolean }) => {
+        // Tells the retry policy that an idle kept-alive socket was closed under us (nothing delivered).
+        if (r.reusedSocket) err.reusedSocket = true;
+        fail(err);
+      });
       if (req.body !== undefined) r.end(req.body);
       else r.end();
     });

@@ -29,11 +29,15 @@ export function describeNetworkError(err: unknown, url: URL): RemoteUnavailableE
   const e = err as { code?: string; name?: string; message?: string };
   if (e?.name === 'AbortError') return new RemoteUnavailableError('the request was abandoned (cancelled, or the bridge is shutting down)', { code: 'aborted', cause: err });
   const code = e?.code ?? 'ERROR';
+  const reusedSocket = (err as { reusedSocket?: boolean })?.reusedSocket === true;
   const hint = NETWORK_HINTS[code] ?? (e?.message ?? 'unknown error');
-  return new RemoteUnavailableError(`cannot reach the gateway at ${url.origin} (${code}): ${hint}`, {
+  const out = new RemoteUnavailableError(`cannot reach the gateway at ${url.origin} (${code}): ${hint}`, {
     code: code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' ? 'unreachable' : 'network',
     cause: err,
   });
+  out.networkCode = code;
+  out.reusedSocket = reusedSocket;
+  return out;
 }
 
 /** A non-2xx answer that is not about auth, with a short excerpt of the body (never headers). */

@@ -1,3 +1,4 @@
+import type { Clock } from '../deps.js';
 import type { Logger } from '../log/logger.js';
 import type { JsonRpcMessage } from '../relay/jsonRpc.js';
 import type { HttpClient } from './httpClient.js';
@@ -46,4 +47,5 @@ export interface TransportContext {
   /** Waits (for backoff/retry) go through here so tests are not slowed by real sleeps. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   random(): number;
+  clock: Clock;
 }

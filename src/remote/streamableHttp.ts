@@ -5,6 +5,7 @@ import { requestFollowingRedirects } from './redirects.js';
 import type { Outgoing, RemoteTransport, TransportContext } from './remoteTransport.js';
 import { consumeSse, type SseState } from './sseStream.js';
 import { describeNetworkError, httpStatusError, isAuthChallenge } from './remoteErrors.js';
+import { isIdempotentMethod, retryDelay } from './retryPolicy.js';
 
 /** Thrown by the first POST when the server does not speak Streamable HTTP (spec: backwards compatibility). */
 export class StreamableHttpUnsupported extends Error {
@@ -58,7 +59,11 @@ export class StreamableHttpTransport implements RemoteTransport {
     // Anything sent while initialize is in flight waits for the session id it brings.
     if (this.initializing) await this.initializing.catch(() => {});
     if (msg.method === 'notifications/initialized') this.initializedRaw = out.raw;
-    await this.post(out.raw, isRequest ? (msg.id as JsonRpcId) : undefined, { allowReinit: true, signal: out.signal });
+    await this.post(out.raw, isRequest ? (msg.id as JsonRpcId) : undefined, {
+      allowReinit: true,
+      signal: out.signal,
+      idempotent: isIdempotentMethod(msg.method),
+    });
     if (msg.method === 'notifications/initialized') this.startGetStream();
   }
 
@@ -89,15 +94,45 @@ export class StreamableHttpTransport implements RemoteTransport {
   private async post(
     raw: string,
     requestId: JsonRpcId | undefined,
-    opts: { allowReinit: boolean; swallow?: boolean; signal?: AbortSignal },
+    opts: { allowReinit: boolean; swallow?: boolean; signal?: AbortSignal; idempotent?: boolean },
   ): Promise<void> {
     const signal = opts.signal ? AbortSignal.any([this.abort.signal, opts.signal]) : this.abort.signal;
+    const idempotent = opts.idempotent ?? true;
     let authAttempt = 0;
     let reinitDone = false;
+    let retries = 0;
     for (;;) {
       // Requests that arrive while the session is being re-created wait for the new session.
       if (this.reinitializing && opts.allowReinit) await this.reinitializing;
-      const res = await this.exchange('POST', raw, undefined, signal);
+      let res: HttpResponse;
+      try {
+        res = await this.exchange('POST', raw, undefined, signal);
+      } catch (err) {
+        const e = err as RemoteUnavailableError;
+        const delay = signal.aborted
+          ? undefined
+          : retryDelay({ attempt: ++retries, idempotent, errorCode: e.networkCode, reusedSocket: e.reusedSocket, now: this.ctx.clock.now(), random: this.ctx.random() });
+        if (delay === undefined) throw err;
+        this.ctx.log.debug(`${e.message}; retrying in ${Math.round(delay)} ms`);
+        await this.ctx.sleep(delay, signal);
+        continue;
+      }
+      if (res.status === 429 || res.status >= 502) {
+        const delay = retryDelay({
+          attempt: ++retries,
+          idempotent,
+          status: res.status,
+          retryAfter: headerValue(res.headers['retry-after']),
+          now: this.ctx.clock.now(),
+          random: this.ctx.random(),
+        });
+        if (delay !== undefined) {
+          discard(res.body);
+          this.ctx.log.info(`the gateway answered HTTP ${res.status}; retrying in ${Math.round(delay)} ms`);
+          await this.ctx.sleep(delay, signal);
+          continue;
+        }
+      }
       if (isAuthChallenge(res) && this.ctx.auth) {
         discard(res.body);
         authAttempt++;
