@@ -3,14 +3,17 @@ import type { Deps } from '../deps.js';
 import { UsageError } from '../errors.js';
 import { runBridge, type BridgeOptions } from '../relay/bridge.js';
 import type { TransportChoice } from '../remote/remoteTransport.js';
+import { lazyRemoteAuth } from '../remote/lazyRemoteAuth.js';
 import { loadStaticHeaders } from './headerOptions.js';
+import { addProfileOptions, toAuthOptions, type RawProfileFlags } from './profileOptions.js';
 import { parseServerUrl } from './serverUrl.js';
+import { openAuthSession } from './sessionFactory.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** The flags every bridge invocation takes (also `serve`). */
 export function addBridgeOptions(cmd: Command): Command {
-  return cmd
+  return addProfileOptions(cmd)
     .addOption(
       new Option('--transport <kind>', 'remote transport').choices(['auto', 'streamable-http', 'sse']).default('auto'),
     )
@@ -22,7 +25,7 @@ export function addBridgeOptions(cmd: Command): Command {
     .option('--debug', 'more detail on stderr (secrets are always masked)');
 }
 
-interface RawBridgeFlags {
+interface RawBridgeFlags extends RawProfileFlags {
   transport: TransportChoice;
   header?: string[];
   headerFile?: string;
@@ -38,14 +41,25 @@ export async function runBridgeCommand(url: string, rawOpts: Record<string, unkn
   const serverUrl = parseServerUrl(url, { allowHttp: flags.allowHttp === true });
   const headers = await loadStaticHeaders({ header: flags.header, headerFile: flags.headerFile }, deps.env);
   for (const v of Object.values(headers)) deps.log.redactor.addSecret(v);
+  const { auth, storeKind } = toAuthOptions(serverUrl, flags, deps.env, true);
+  if (auth.clientSecret) deps.log.redactor.addSecret(auth.clientSecret);
+  if (storeKind === 'file') {
+    deps.log.warn('tokens are kept in a plaintext file (--token-store file), protected only by file permissions');
+  }
+  const shutdown = new AbortController();
   const options: BridgeOptions = {
     serverUrl,
     transport: flags.transport,
     headers,
     connectTimeoutMs: seconds(flags.connectTimeout, '--connect-timeout'),
     requestTimeoutMs: seconds(flags.requestTimeout, '--request-timeout'),
+    auth: lazyRemoteAuth(async () => (await openAuthSession(auth, storeKind, deps, { signal: shutdown.signal })).session, deps.log),
   };
-  return runBridge(options, deps);
+  try {
+    return await runBridge(options, deps);
+  } finally {
+    shutdown.abort();
+  }
 }
 
 function seconds(value: string, flag: string): number {

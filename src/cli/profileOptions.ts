@@ -1,0 +1,112 @@
+import { Command, Option } from 'commander';
+import { DEFAULT_AUTH_TIMEOUT_MS, validateAuthorizeParams, type AuthOptions } from '../auth/options.js';
+import { UsageError } from '../errors.js';
+import type { StoreKind } from '../store/tokenStore.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/**
+ * The server-profile flags: every command that addresses a stored session takes the same ones,
+ * so `login`, the bridge, `status` and `revoke` agree on which session they mean.
+ */
+export function addProfileOptions(cmd: Command): Command {
+  return cmd
+    .option('--client-id <id>', 'a pre-registered OAuth client id (otherwise dynamic registration)')
+    .option('--client-secret-env <VAR>', 'read the client secret of a confidential client from this environment variable')
+    .option('--client-metadata-url <url>', 'https URL of this client\'s Client ID Metadata Document')
+    .option('--scope <scopes>', 'scopes to request (space-separated); default: what the gateway asks for')
+    .option('--resource <uri>', 'RFC 8707 resource to request (default: the gateway URL)')
+    .option('--no-resource', 'send no resource parameter (Entra ID, Cognito)')
+    .option('--authorize-param <key=value>', 'extra authorization request parameter, e.g. audience=… (repeatable)', collect)
+    .option('--assume-pkce-s256', 'proceed when the server does not advertise PKCE S256 (Cognito)')
+    .option('--callback-port <port>', 'fixed loopback port for the sign-in callback (default: any free port)')
+    .addOption(new Option('--callback-host <host>', 'host name in the redirect URI').choices(['127.0.0.1', 'localhost']))
+    .option('--auth-timeout <seconds>', 'how long to wait for the browser sign-in', String(DEFAULT_AUTH_TIMEOUT_MS / 1000))
+    .option('--no-browser', 'print the sign-in URL instead of opening a browser')
+    .addOption(
+      new Option('--token-store <kind>', 'where tokens live; file is a 0600 plaintext file (explicit opt-in)')
+        .choices(['keychain', 'file', 'memory'])
+        .default('keychain'),
+    );
+}
+
+/** The raw commander values of the profile flags. */
+export interface RawProfileFlags {
+  clientId?: string;
+  clientSecretEnv?: string;
+  clientMetadataUrl?: string;
+  scope?: string;
+  resource?: string | false;
+  authorizeParam?: string[];
+  assumePkceS256?: boolean;
+  callbackPort?: string;
+  callbackHost?: '127.0.0.1' | 'localhost';
+  authTimeout: string;
+  browser: boolean;
+  tokenStore: StoreKind;
+  allowHttp?: boolean;
+}
+
+/** Validate the profile flags once into typed AuthOptions plus the chosen store. */
+export function toAuthOptions(
+  serverUrl: URL,
+  flags: RawProfileFlags,
+  env: NodeJS.ProcessEnv,
+  interactive: boolean,
+): { auth: AuthOptions; storeKind: StoreKind } {
+  let clientSecret: string | undefined;
+  if (flags.clientSecretEnv) {
+    if (!flags.clientId) throw new UsageError('--client-secret-env needs --client-id');
+    clientSecret = env[flags.clientSecretEnv];
+    if (!clientSecret) throw new UsageError(`--client-secret-env ${flags.clientSecretEnv}: that environment variable is not set`);
+  }
+  if (flags.clientMetadataUrl) {
+    let u: URL;
+    try {
+      u = new URL(flags.clientMetadataUrl);
+    } catch {
+      throw new UsageError('--client-metadata-url must be an https URL');
+    }
+    if (u.protocol !== 'https:' || u.pathname === '/') throw new UsageError('--client-metadata-url must be an https URL with a path (the spec requires one)');
+  }
+  const params: Record<string, string> = {};
+  for (const kv of flags.authorizeParam ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--authorize-param takes key=value, got "${kv}"`);
+    params[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  let callbackPort: number | undefined;
+  if (flags.callbackPort !== undefined) {
+    callbackPort = Number(flags.callbackPort);
+    if (!Number.isInteger(callbackPort) || callbackPort < 1 || callbackPort > 65535) throw new UsageError('--callback-port takes a port number 1-65535');
+  }
+  const timeout = Number(flags.authTimeout);
+  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError('--auth-timeout takes a positive number of seconds');
+  if (typeof flags.resource === 'string') {
+    try {
+      new URL(flags.resource);
+    } catch {
+      throw new UsageError('--resource must be an absolute URI');
+    }
+  }
+  return {
+    storeKind: flags.tokenStore,
+    auth: {
+      serverUrl,
+      clientId: flags.clientId,
+      clientSecret,
+      clientMetadataUrl: flags.clientMetadataUrl,
+      scope: flags.scope,
+      resource: typeof flags.resource === 'string' ? flags.resource : undefined,
+      noResource: flags.resource === false,
+      authorizeParams: validateAuthorizeParams(params),
+      assumePkceS256: flags.assumePkceS256 === true,
+      callbackPort,
+      callbackHost: flags.callbackHost,
+      authTimeoutMs: Math.round(timeout * 1000),
+      noBrowser: flags.browser === false,
+      allowHttp: flags.allowHttp === true,
+      interactive,
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import type { AuthSession } from '../auth/authSession.js';
+import type { AuthOptions } from '../auth/options.js';
+import type { Deps } from '../deps.js';
+import { createProxyFetch, proxyConfigured } from '../remote/proxyHttpClient.js';
+import type { StoreKind, TokenStore } from '../store/tokenStore.js';
+
+/** Open the chosen token store (keychain module and file paths loaded only now). */
+export async function openTokenStore(kind: StoreKind, deps: Deps): Promise<TokenStore> {
+  const { openStore } = await import('../store/openStore.js');
+  return openStore(kind, { env: deps.env, clock: deps.clock });
+}
+
+/** Build the AuthSession for one profile: store, browser opener, fetch (through a proxy if configured). */
+export async function openAuthSession(
+  auth: AuthOptions,
+  storeKind: StoreKind,
+  deps: Deps,
+  opts: { store?: TokenStore; signal?: AbortSignal } = {},
+): Promise<{ session: AuthSession; store: TokenStore }> {
+  const [{ createAuthSession }, { createBrowserOpener }, { lockDir }] = await Promise.all([
+    import('../auth/authSession.js'),
+    import('../auth/browser.js'),
+    import('../store/paths.js'),
+  ]);
+  const store = opts.store ?? (await openTokenStore(storeKind, deps));
+  const fetchFn = proxyConfigured(deps.env) ? await createProxyFetch() : deps.fetch;
+  const openBrowser = createBrowserOpener({ env: deps.env, log: deps.log, noBrowser: auth.noBrowser, allowHttp: auth.allowHttp });
+  const session = createAuthSession({
+    options: auth,
+    deps: { ...deps, fetch: fetchFn, openBrowser },
+    store,
+    lockDir: lockDir(deps.env, process.platform),
+    signal: opts.signal,
+  });
+  return { session, store };
+}

@@ -1,0 +1,36 @@
+import type { Logger } from '../log/logger.js';
+import type { RemoteAuth } from './remoteAuth.js';
+
+/**
+ * Defers loading the sign-in machinery (openid-client, the keychain module) until the first
+ * request needs it, keeping the bridge's start path light. A store that cannot be opened does
+ * not block a gateway that needs no token: the request goes out without Authorization, and only
+ * a 401 surfaces the store's error (with its fix).
+ */
+export function lazyRemoteAuth(load: () => Promise<RemoteAuth>, log: Logger): RemoteAuth {
+  let loading: Promise<RemoteAuth> | undefined;
+  let warned = false;
+  const get = (): Promise<RemoteAuth> => {
+    loading ??= load().catch((err: unknown) => {
+      loading = undefined; // a locked keychain may be unlocked by the next attempt
+      throw err;
+    });
+    return loading;
+  };
+  return {
+    async authorizationHeader(signal) {
+      let auth: RemoteAuth;
+      try {
+        auth = await get();
+      } catch (err) {
+        if (!warned) log.warn(`${(err as Error).message} (continuing without a token)`);
+        warned = true;
+        return undefined;
+      }
+      return auth.authorizationHeader(signal);
+    },
+    async handleChallenge(challenge, attempt, signal) {
+      return (await get()).handleChallenge(challenge, attempt, signal);
+    },
+  };
+}
