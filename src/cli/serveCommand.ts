@@ -7,13 +7,15 @@ import { lazyRemoteAuth } from '../remote/lazyRemoteAuth.js';
 import { loadStaticHeaders } from './headerOptions.js';
 import { addProfileOptions, toAuthOptions, type RawProfileFlags } from './profileOptions.js';
 import { parseServerUrl } from './serverUrl.js';
+import { addPolicyOptions, buildPolicyHook, type RawPolicyFlags } from './policyOptions.js';
+import type { AuthSession } from '../auth/authSession.js';
 import { openAuthSession } from './sessionFactory.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** The flags every bridge invocation takes (also `serve`). */
 export function addBridgeOptions(cmd: Command): Command {
-  return addProfileOptions(cmd)
+  return addPolicyOptions(addProfileOptions(cmd))
     .addOption(
       new Option('--transport <kind>', 'remote transport').choices(['auto', 'streamable-http', 'sse']).default('auto'),
     )
@@ -25,7 +27,7 @@ export function addBridgeOptions(cmd: Command): Command {
     .option('--debug', 'more detail on stderr (secrets are always masked)');
 }
 
-interface RawBridgeFlags extends RawProfileFlags {
+interface RawBridgeFlags extends RawProfileFlags, RawPolicyFlags {
   transport: TransportChoice;
   header?: string[];
   headerFile?: string;
@@ -47,18 +49,25 @@ export async function runBridgeCommand(url: string, rawOpts: Record<string, unkn
     deps.log.warn('tokens are kept in a plaintext file (--token-store file), protected only by file permissions');
   }
   const shutdown = new AbortController();
+  let session: AuthSession | undefined;
+  const policy = await buildPolicyHook(flags, deps, serverUrl.href, async () => (await session?.currentSession())?.subject);
   const options: BridgeOptions = {
     serverUrl,
     transport: flags.transport,
     headers,
     connectTimeoutMs: seconds(flags.connectTimeout, '--connect-timeout'),
     requestTimeoutMs: seconds(flags.requestTimeout, '--request-timeout'),
-    auth: lazyRemoteAuth(async () => (await openAuthSession(auth, storeKind, deps, { signal: shutdown.signal })).session, deps.log),
+    auth: lazyRemoteAuth(async () => {
+      session = (await openAuthSession(auth, storeKind, deps, { signal: shutdown.signal })).session;
+      return session;
+    }, deps.log),
+    hook: policy?.hook,
   };
   try {
     return await runBridge(options, deps);
   } finally {
     shutdown.abort();
+    await policy?.audit?.close();
   }
 }
 

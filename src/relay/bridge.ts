@@ -7,6 +7,7 @@ import { connectRemote } from '../remote/connectRemote.js';
 import { createProxyHttpClient, proxyConfigured } from '../remote/proxyHttpClient.js';
 import type { RemoteAuth } from '../remote/remoteAuth.js';
 import type { TransportChoice } from '../remote/remoteTransport.js';
+import type { RelayHook } from '../policy/policyHook.js';
 import { Relay } from './relay.js';
 import { MessageWriter } from './stdoutWriter.js';
 
@@ -20,6 +21,8 @@ export interface BridgeOptions {
   requestTimeoutMs: number;
   /** Sign-in for the gateway; built lazily by the caller so the start path stays light. */
   auth?: RemoteAuth;
+  /** Tool policy, rate limits and audit, when any is configured. */
+  hook?: RelayHook;
 }
 
 /** Run the bridge until stdin ends or a signal arrives; returns the exit code. */
@@ -34,12 +37,12 @@ export async function runBridge(options: BridgeOptions, deps: Deps): Promise<num
     headers: options.headers,
     auth: hasStaticAuthorization ? undefined : options.auth,
     log: deps.log,
-    deliver: (raw) => writer.write(raw),
+    deliver: options.hook ? (raw, msg) => writer.write(options.hook!.beforeDeliver(raw, msg)) : (raw) => writer.write(raw),
     sleep: (ms, signal) => sleep(ms, undefined, { signal }),
     random: Math.random,
     clock: deps.clock,
   });
-  const relay = new Relay({ stdin: deps.stdin, writer, remote, log: deps.log });
+  const relay = new Relay({ stdin: deps.stdin, writer, remote, log: deps.log, hook: options.hook });
   const unsubscribe = deps.onShutdownSignal((sig) => {
     deps.log.debug(`${sig}: closing the gateway session`);
     relay.stop({ reason: 'signal' });

@@ -5,6 +5,7 @@ import type { RemoteTransport } from '../remote/remoteTransport.js';
 import { classify, errorResponse, ErrorCodes, idOf, type JsonRpcId, type JsonRpcMessage } from './jsonRpc.js';
 import { forEachLine } from './lineReader.js';
 import type { MessageWriter } from './stdoutWriter.js';
+import type { RelayHook } from '../policy/policyHook.js';
 
 export interface RelayOptions {
   stdin: ByteSource;
@@ -13,6 +14,8 @@ export interface RelayOptions {
   log: Logger;
   /** How long to wait for in-flight requests after stdin ends before closing. */
   drainOnEofMs?: number;
+  /** Tool policy / audit, when configured (the gateway→IDE side is hooked in the deliver function). */
+  hook?: RelayHook;
 }
 
 /** Why the relay stopped, for main() to turn into an exit code. */
@@ -94,6 +97,12 @@ export class Relay {
       return;
     }
     const id = msg.id as JsonRpcId;
+    const refusal = this.opts.hook?.beforeForward(msg);
+    if (refusal) {
+      this.opts.log.warn(refusal.message.replace(/^mcp-keybridge: /, ''));
+      void this.opts.writer.writeMessage({ jsonrpc: '2.0', id, error: refusal });
+      return;
+    }
     const isInitialize = msg.method === 'initialize';
     if (isInitialize) this.initializeSeen = true;
     const abort = new AbortController();
@@ -139,6 +148,7 @@ export class Relay {
           : ErrorCodes.RemoteUnavailable;
     const data = err instanceof KeybridgeError ? { reason: err.code } : undefined;
     this.opts.log.error(`${method} failed: ${message}`);
+    this.opts.hook?.onForwardFailed(id, message);
     await this.opts.writer.writeMessage(errorResponse(id, code, `mcp-keybridge: ${message}`, data));
     // A gateway that cannot be reached for the very first initialize is a configuration problem:
     // say so on stderr and exit non-zero, so the IDE shows the server as failed instead of hanging.

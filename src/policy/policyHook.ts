@@ -1,0 +1,119 @@
+import type { Clock } from '../deps.js';
+import { ErrorCodes, type JsonRpcId, type JsonRpcMessage } from '../relay/jsonRpc.js';
+import type { AuditLog, AuditOutcome } from './auditLog.js';
+import { hashArguments } from './auditLog.js';
+import type { RateLimiter } from './rateLimiter.js';
+import type { ToolAnnotations, ToolPolicy } from './toolPolicy.js';
+
+/** What the relay asks of a policy at the two points where messages pass. */
+export interface RelayHook {
+  /** An IDE → gateway request; a returned error is answered instead of forwarding it. */
+  beforeForward(msg: JsonRpcMessage): JsonRpcMessage['error'] | undefined;
+  /** A gateway → IDE message; returns the text to write (rewritten when the policy filters it). */
+  beforeDeliver(raw: string, msg?: JsonRpcMessage): string;
+  /** The bridge answered a request with an error because it could not be forwarded. */
+  onForwardFailed(id: JsonRpcId, message: string): void;
+}
+
+type Tracked = { kind: 'list' } | { kind: 'call'; tool: string; argsSha256: string; started: number };
+
+export interface PolicyHookOptions {
+  policy: ToolPolicy;
+  limiter: RateLimiter;
+  audit?: AuditLog;
+  server: string;
+  clock: Clock;
+  /** The signed-in subject, if known (from the stored session's claims). */
+  subject(): Promise<string | undefined>;
+}
+
+/**
+ * Tool policy, rate limits and the audit log, applied at the relay. Messages are parsed only for
+ * requests this hook tracks (tools/list when a policy is set, tools/call when auditing), so the
+ * relay's hot path is untouched when none of these flags is given.
+ */
+export class PolicyHook implements RelayHook {
+  private readonly tracked = new Map<JsonRpcId, Tracked>();
+  private readonly annotations = new Map<string, ToolAnnotations | undefined>();
+
+  constructor(private readonly o: PolicyHookOptions) {}
+
+  beforeForward(msg: JsonRpcMessage): JsonRpcMessage['error'] | undefined {
+    const id = msg.id as JsonRpcId;
+    if (msg.method === 'tools/list') {
+      if (this.o.policy.active) this.tracked.set(id, { kind: 'list' });
+      return undefined;
+    }
+    if (msg.method !== 'tools/call') return undefined;
+    const params = (msg.params ?? {}) as { name?: unknown; arguments?: unknown };
+    const tool = typeof params.name === 'string' ? params.name : '';
+    const started = this.o.clock.now();
+    const argsSha256 = this.o.audit ? hashArguments(params.arguments) : '';
+    const verdict = this.o.policy.check(tool, this.annotations.get(tool), this.annotations.has(tool));
+    if (verdict) {
+      this.record(tool, argsSha256, 'refused-by-policy', started, verdict.refusedBy);
+      return { code: ErrorCodes.PolicyRefused, message: `mcp-keybridge: the tool "${tool}" is refused by ${verdict.refusedBy}`, data: { reason: 'policy', rule: verdict.refusedBy } };
+    }
+    const limited = this.o.limiter.take(tool, started);
+    if (limited) {
+      this.record(tool, argsSha256, 'rate-limited', started, limited.limitedBy);
+      return { code: ErrorCodes.RateLimited, message: `mcp-keybridge: "${tool}" is over its call budget (${limited.limitedBy}); try again in a minute`, data: { reason: 'rate_limited', rule: limited.limitedBy } };
+    }
+    if (this.o.audit) this.tracked.set(id, { kind: 'call', tool, argsSha256, started });
+    return undefined;
+  }
+
+  beforeDeliver(raw: string, msg?: JsonRpcMessage): string {
+    if (this.tracked.size === 0) return raw;
+    const m = msg ?? (JSON.parse(raw) as JsonRpcMessage);
+    if (m.method !== undefined || m.id === undefined || m.id === null) return raw;
+    const t = this.tracked.get(m.id);
+    if (!t) return raw;
+    this.tracked.delete(m.id);
+    if (t.kind === 'call') {
+      const failed = m.error !== undefined || (m.result as { isError?: unknown } | undefined)?.isError === true;
+      this.record(t.tool, t.argsSha256, failed ? 'error' : 'ok', t.started);
+      return raw;
+    }
+    return this.filterList(raw, m);
+  }
+
+  onForwardFailed(id: JsonRpcId, message: string): void {
+    const t = this.tracked.get(id);
+    this.tracked.delete(id);
+    if (t?.kind === 'call') this.record(t.tool, t.argsSha256, 'error', t.started, message);
+  }
+
+  /** Learn every tool's annotations, then drop the refused tools from the list. */
+  private filterList(raw: string, m: JsonRpcMessage): string {
+    const result = m.result as { tools?: { name?: unknown; annotations?: ToolAnnotations }[] } | undefined;
+    if (!result || !Array.isArray(result.tools)) return raw;
+    for (const tool of result.tools) {
+      if (typeof tool.name === 'string') this.annotations.set(tool.name, tool.annotations);
+    }
+    const kept = result.tools.filter((tool) => typeof tool.name === 'string' && !this.o.policy.check(tool.name, tool.annotations, true));
+    if (kept.length === result.tools.length) return raw;
+    return JSON.stringify({ ...m, result: { ...result, tools: kept } });
+  }
+
+  private record(tool: string, argsSha256: string, outcome: AuditOutcome, started: number, detail?: string): void {
+    const audit = this.o.audit;
+    if (!audit) return;
+    const now = this.o.clock.now();
+    void this.o.subject().then(
+      (subject) => subject,
+      () => undefined,
+    ).then((subject) =>
+      audit.append({
+        time: new Date(now).toISOString(),
+        server: this.o.server,
+        subject: subject ?? null,
+        tool,
+        argsSha256,
+        outcome,
+        durationMs: now - started,
+        ...(detail ? { detail } : {}),
+      }),
+    );
+  }
+}
