@@ -1,3 +1,4 @@
+import { homedir } from 'node:os';
 import { KeybridgeError, ExitCode } from '../errors.js';
 import { Logger } from '../log/logger.js';
 import { redactShapes } from '../log/redact.js';
@@ -17,6 +18,9 @@ function realDeps(debug: boolean): Deps {
     clock: { now: () => Date.now() },
     log,
     fetch: globalThis.fetch,
+    homeDir: homedir(),
+    cwd: process.cwd(),
+    platform: process.platform,
     openBrowser: async () => {
       throw new Error('no browser opener configured');
     },

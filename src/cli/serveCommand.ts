@@ -58,7 +58,7 @@ export async function runBridgeCommand(url: string, rawOpts: Record<string, unkn
     connectTimeoutMs: seconds(flags.connectTimeout, '--connect-timeout'),
     requestTimeoutMs: seconds(flags.requestTimeout, '--request-timeout'),
     auth: lazyRemoteAuth(async () => {
-      session = (await openAuthSession(auth, storeKind, deps, { signal: shutdown.signal })).session;
+      session = (await openAuthSession(auth, storeKind, deps, { signal: shutdown.signal, probe: false })).session;
       return session;
     }, deps.log),
     hook: policy?.hook,

@@ -5,9 +5,9 @@ import { createProxyFetch, proxyConfigured } from '../remote/proxyHttpClient.js'
 import type { StoreKind, TokenStore } from '../store/tokenStore.js';
 
 /** Open the chosen token store (keychain module and file paths loaded only now). */
-export async function openTokenStore(kind: StoreKind, deps: Deps): Promise<TokenStore> {
+export async function openTokenStore(kind: StoreKind, deps: Deps, opts: { probe?: boolean } = {}): Promise<TokenStore> {
   const { openStore } = await import('../store/openStore.js');
-  return openStore(kind, { env: deps.env, clock: deps.clock });
+  return openStore(kind, { env: deps.env, clock: deps.clock, probe: opts.probe });
 }
 
 /** Build the AuthSession for one profile: store, browser opener, fetch (through a proxy if configured). */
@@ -15,14 +15,14 @@ export async function openAuthSession(
   auth: AuthOptions,
   storeKind: StoreKind,
   deps: Deps,
-  opts: { store?: TokenStore; signal?: AbortSignal } = {},
+  opts: { store?: TokenStore; signal?: AbortSignal; probe?: boolean } = {},
 ): Promise<{ session: AuthSession; store: TokenStore }> {
   const [{ createAuthSession }, { createBrowserOpener }, { lockDir }] = await Promise.all([
     import('../auth/authSession.js'),
     import('../auth/browser.js'),
     import('../store/paths.js'),
   ]);
-  const store = opts.store ?? (await openTokenStore(storeKind, deps));
+  const store = opts.store ?? (await openTokenStore(storeKind, deps, { probe: opts.probe }));
   const fetchFn = proxyConfigured(deps.env) ? await createProxyFetch() : deps.fetch;
   const openBrowser = createBrowserOpener({ env: deps.env, log: deps.log, noBrowser: auth.noBrowser, allowHttp: auth.allowHttp });
   const session = createAuthSession({

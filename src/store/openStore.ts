@@ -12,6 +12,11 @@ export interface OpenStoreOptions {
   platform?: NodeJS.Platform;
   /** Keychain service name (tests use an isolated one). */
   service?: string;
+  /**
+   * Probe the keychain now (write, read back, delete). Commands want that; the bridge skips it
+   * (~100 ms on its start path) and lets the first real read report an unusable keychain.
+   */
+  probe?: boolean;
   /** Deadline for each keychain operation, including the probe. */
   timeoutMs?: number;
   clock?: Clock;
@@ -41,7 +46,7 @@ export async function openStore(kind: StoreKind, opts: OpenStoreOptions): Promis
         platform,
         clock: opts.clock,
       });
-      await store.probe();
+      if (opts.probe !== false) await store.probe();
       return store;
     }
   }
