@@ -1,0 +1,100 @@
+import * as client from 'openid-client';
+import type { Deps } from '../deps.js';
+import { validateBrowserUrl } from './browser.js';
+import type { CallbackServer } from './callbackServer.js';
+import { toAuthError } from './oauthErrors.js';
+import { validateAuthorizeParams, type AuthOptions } from './options.js';
+import { canonicalServerUrl } from './profile.js';
+
+/**
+ * The scope to request (MCP authorization spec, "Scope Selection Strategy"): the user's --scope,
+ * else the scope of the 401/403 challenge, else the resource metadata's scopes_supported, else none.
+ */
+export function chooseScope(input: { optionScope?: string; challengeScope?: string; scopesSupported?: readonly string[] }): string | undefined {
+  const norm = (s: string | undefined): string | undefined => {
+    const v = s?.split(/\s+/).filter(Boolean).join(' ');
+    return v ? v : undefined;
+  };
+  return norm(input.optionScope) ?? norm(input.challengeScope) ?? norm(input.scopesSupported?.join(' '));
+}
+
+/** The RFC 8707 resource to send: --resource or the canonical server URL; none with --no-resource. */
+export function chooseResource(options: Pick<AuthOptions, 'serverUrl' | 'resource' | 'noResource'>): string | undefined {
+  if (options.noResource) return undefined;
+  return canonicalServerUrl(options.resource ?? options.serverUrl);
+}
+
+/** What runAuthorizationCodeFlow needs. */
+export interface AuthorizationCodeInput {
+  config: client.Configuration;
+  callback: CallbackServer;
+  options: AuthOptions;
+  deps: Deps;
+  scope?: string;
+  resource?: string;
+  /** Push the request first (RFC 9126) — used when the AS offers PAR, so a stale client id fails fast. */
+  usePar: boolean;
+  signal?: AbortSignal;
+}
+
+export type TokenResponse = Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+
+/**
+ * The authorization code grant with PKCE S256 (OAuth 2.1 §4.1, RFC 7636) through a loopback
+ * redirect: build the request, open the browser, wait for the callback, exchange the code.
+ * openid-client re-checks state and, per RFC 9207, iss (required when the AS metadata says
+ * authorization_response_iss_parameter_supported, compared whenever present).
+ */
+export async function runAuthorizationCodeFlow(input: AuthorizationCodeInput): Promise<TokenResponse> {
+  const { config, callback, options, deps } = input;
+  const codeVerifier = client.randomPKCECodeVerifier();
+  deps.log.redactor.addSecret(codeVerifier);
+  const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
+  const state = client.randomState();
+
+  const params: Record<string, string> = {
+    ...validateAuthorizeParams(options.authorizeParams),
+    redirect_uri: callback.redirectUri,
+    code_challenge: codeChallenge,
+    code_challenge_method: 'S256',
+    state,
+  };
+  if (input.scope) params.scope = input.scope;
+  if (input.resource) params.resource = input.resource;
+
+  let authorizationUrl: URL;
+  try {
+    authorizationUrl = input.usePar ? await client.buildAuthorizationUrlWithPAR(config, params) : client.buildAuthorizationUrl(config, params);
+  } catch (err) {
+    throw toAuthError(err, 'authorization request');
+  }
+  const href = validateBrowserUrl(authorizationUrl.href, { allowHttp: options.allowHttp }).href;
+
+  // Listen before the browser can possibly come back.
+  const waiting = callback.waitForCallback({ expectedState: state, timeoutMs: options.authTimeoutMs, signal: input.signal });
+  waiting.catch(() => undefined);
+  if (options.noBrowser) {
+    deps.log.say(`Open this URL in a browser to sign in:\n\n  ${href}\n`);
+  } else {
+    try {
+      await deps.openBrowser(href);
+    } catch (err) {
+      deps.log.warn(`could not open a browser (${err instanceof Error ? err.message : String(err)})`);
+      deps.log.say(`Open this URL in a browser to sign in:\n\n  ${href}\n`);
+    }
+  }
+  const callbackUrl = await waiting;
+  deps.log.redactor.addSecret(callbackUrl.searchParams.get('code'));
+
+  try {
+    return await client.authorizationCodeGrant(
+      config,
+      callbackUrl,
+      { pkceCodeVerifier: codeVerifier, expectedState: state },
+      // RFC 8707 §2.2: the resource goes on the token request too, so the token's audience is bound.
+      input.resource ? { resource: input.resource } : undefined,
+    );
+  } catch (err) {
+    throw toAuthError(err, 'authorization code exchange');
+  }
+}

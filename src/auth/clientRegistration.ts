@@ -1,0 +1,186 @@
+import * as client from 'openid-client';
+import type { Deps } from '../deps.js';
+import { AuthRefusedError, UnsafeServerError, UsageError } from '../errors.js';
+import type { TokenStore } from '../store/tokenStore.js';
+import type { DiscoveredServer } from './discovery.js';
+import { checkEndpoint } from './endpointPolicy.js';
+import { toAuthError } from './oauthErrors.js';
+import { makeCustomFetch, OAUTH_REQUEST_TIMEOUT_S } from './oidcConfiguration.js';
+import type { AuthOptions } from './options.js';
+import { registrationKey } from './profile.js';
+import type { ClientSource } from './tokenSet.js';
+
+export type TokenEndpointAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post';
+
+/** The client identity a sign-in uses. */
+export interface ResolvedClient {
+  clientId: string;
+  clientSource: ClientSource;
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  clientSecret?: string;
+  /** True when it came from the store (so an invalid_client answer may be cured by registering again). */
+  reused: boolean;
+}
+
+/** A dynamic registration kept in the token store (it carries a secret when the AS issued one). */
+export interface StoredRegistration {
+  version: 1;
+  issuer: string;
+  redirectUri: string;
+  clientId: string;
+  clientSecret?: string;
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  registeredAt: number;
+}
+
+/** Client name shown by the authorization server on its consent page. */
+export const CLIENT_NAME = 'mcp-keybridge';
+
+/**
+ * Pick how a confidential pre-registered client authenticates (RFC 8414 §2: when the AS lists
+ * nothing, client_secret_basic is the default). Basic is preferred, then post.
+ */
+export function chooseSecretAuthMethod(supported: readonly string[] | undefined): 'client_secret_basic' | 'client_secret_post' {
+  if (supported === undefined || supported.includes('client_secret_basic')) return 'client_secret_basic';
+  if (supported.includes('client_secret_post')) return 'client_secret_post';
+  throw new AuthRefusedError(
+    `the authorization server supports neither client_secret_basic nor client_secret_post (it lists ${supported.join(', ') || 'nothing'}); cannot use --client-secret-env`,
+    'unsupported_client_auth',
+  );
+}
+
+function parseStoredRegistration(value: unknown): StoredRegistration | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const v = value as Partial<StoredRegistration>;
+  if (v.version !== 1 || typeof v.clientId !== 'string' || typeof v.redirectUri !== 'string' || typeof v.issuer !== 'string') return undefined;
+  if (v.tokenEndpointAuthMethod !== 'none' && v.tokenEndpointAuthMethod !== 'client_secret_basic' && v.tokenEndpointAuthMethod !== 'client_secret_post') return undefined;
+  return v as StoredRegistration;
+}
+
+/** The stored dynamic registration for this issuer and callback host, if any. */
+export async function loadStoredRegistration(store: TokenStore, issuer: string, callbackHost: string): Promise<StoredRegistration | undefined> {
+  return parseStoredRegistration(await store.get(registrationKey({ issuer, callbackHost })));
+}
+
+/** Forget a stored registration the AS no longer knows, unless a sibling process replaced it meanwhile. */
+export async function dropStoredRegistration(store: TokenStore, reg: { issuer: string; clientId: string }, callbackHost: string): Promise<void> {
+  const key = registrationKey({ issuer: reg.issuer, callbackHost });
+  const current = parseStoredRegistration(await store.get(key));
+  if (current && current.clientId === reg.clientId) await store.delete(key);
+}
+
+/** What resolveClient needs. */
+export interface ResolveClientInput {
+  options: AuthOptions;
+  server: DiscoveredServer;
+  redirectUri: string;
+  callbackHost: string;
+  store: TokenStore;
+  deps: Deps;
+  signal?: AbortSignal;
+  /** Ignore a stored registration (after it was refused with invalid_client). */
+  forceNewRegistration?: boolean;
+}
+
+/**
+ * Choose the client identity in the MCP spec's priority order ("Client Registration
+ * Approaches"): a pre-registered client id, then a Client ID Metadata Document when the AS
+ * supports it, then (stored or new) RFC 7591 dynamic registration.
+ */
+export async function resolveClient(input: ResolveClientInput): Promise<ResolvedClient> {
+  const { options, server, deps } = input;
+  if (options.clientId) {
+    if (options.clientSecret) {
+      deps.log.redactor.addSecret(options.clientSecret);
+      return {
+        clientId: options.clientId,
+        clientSource: 'pre-registered',
+        tokenEndpointAuthMethod: chooseSecretAuthMethod(server.metadata.token_endpoint_auth_methods_supported),
+        clientSecret: options.clientSecret,
+        reused: false,
+      };
+    }
+    return { clientId: options.clientId, clientSource: 'pre-registered', tokenEndpointAuthMethod: 'none', reused: false };
+  }
+
+  if (options.clientMetadataUrl) {
+    if (server.metadata.client_id_metadata_document_supported === true) {
+      const url = checkEndpoint(options.clientMetadataUrl, '--client-metadata-url', { allowHttp: options.allowHttp });
+      // draft-ietf-oauth-client-id-metadata-document §3: the client_id URL must have a path.
+      if (url.pathname === '/' || url.pathname === '') {
+        throw new UsageError('--client-metadata-url must point to a document path, not a bare origin', 'bad_client_metadata_url');
+      }
+      return { clientId: url.href, clientSource: 'metadata-document', tokenEndpointAuthMethod: 'none', reused: false };
+    }
+    deps.log.info(`${server.metadata.issuer} does not support Client ID Metadata Documents; using dynamic client registration`);
+  }
+
+  if (!input.forceNewRegistration) {
+    const stored = await loadStoredRegistration(input.store, server.metadata.issuer, input.callbackHost);
+    if (stored && stored.issuer === server.metadata.issuer && stored.redirectUri === input.redirectUri) {
+      deps.log.redactor.addSecret(stored.clientSecret);
+      deps.log.debug(`reusing the stored client registration at ${server.metadata.issuer}`);
+      return {
+        clientId: stored.clientId,
+        clientSource: 'dynamic',
+        tokenEndpointAuthMethod: stored.tokenEndpointAuthMethod,
+        clientSecret: stored.clientSecret,
+        reused: true,
+      };
+    }
+  }
+  return registerDynamically(input);
+}
+
+async function registerDynamically(input: ResolveClientInput): Promise<ResolvedClient> {
+  const { server, deps } = input;
+  if (!server.metadata.registration_endpoint) {
+    throw new AuthRefusedError(
+      `the authorization server ${server.metadata.issuer} offers no dynamic client registration; register a client there and pass --client-id`,
+      'registration_unsupported',
+    );
+  }
+  const metadata: Partial<client.ClientMetadata> = {
+    client_name: CLIENT_NAME,
+    application_type: 'native',
+    redirect_uris: [input.redirectUri],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+  };
+  let config: client.Configuration;
+  try {
+    // Given the metadata document URL, dynamicClientRegistration reads that document (again) and
+    // registers at its registration_endpoint; the issuer is re-checked below.
+    config = await client.dynamicClientRegistration(server.metadataUrl, metadata, client.None(), {
+      [client.customFetch]: makeCustomFetch(deps.fetch, input.signal),
+      execute: server.insecure ? [client.allowInsecureRequests] : [],
+      timeout: OAUTH_REQUEST_TIMEOUT_S,
+    });
+  } catch (err) {
+    throw toAuthError(err, 'dynamic client registration');
+  }
+  if (config.serverMetadata().issuer !== server.metadata.issuer) {
+    throw new UnsafeServerError('the authorization server metadata changed its issuer during registration; refusing', 'issuer_mismatch');
+  }
+  const registered = config.clientMetadata();
+  const clientSecret = typeof registered.client_secret === 'string' ? registered.client_secret : undefined;
+  deps.log.redactor.addSecret(clientSecret);
+  let method: TokenEndpointAuthMethod = 'none';
+  if (clientSecret) {
+    const answered = registered.token_endpoint_auth_method;
+    method = answered === 'client_secret_post' ? 'client_secret_post' : 'client_secret_basic';
+  }
+  const record: StoredRegistration = {
+    version: 1,
+    issuer: server.metadata.issuer,
+    redirectUri: input.redirectUri,
+    clientId: registered.client_id,
+    tokenEndpointAuthMethod: method,
+    registeredAt: deps.clock.now(),
+  };
+  if (clientSecret) record.clientSecret = clientSecret;
+  await input.store.set(registrationKey({ issuer: server.metadata.issuer, callbackHost: input.callbackHost }), record);
+  deps.log.info(`registered this client at ${server.metadata.issuer}`);
+  return { clientId: registered.client_id, clientSource: 'dynamic', tokenEndpointAuthMethod: method, clientSecret, reused: false };
+}

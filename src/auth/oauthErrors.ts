@@ -1,0 +1,70 @@
+import * as client from 'openid-client';
+import { AuthRefusedError, AuthRequiredError, KeybridgeError, RemoteUnavailableError, UnsafeServerError } from '../errors.js';
+
+/** Strip control characters (terminal escapes) and cap the length of text a server chose. */
+export function sanitizeServerText(text: unknown, max = 300): string {
+  const s = typeof text === 'string' ? text : String(text);
+  // eslint-disable-next-line no-control-regex
+  const clean = s.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, ' ');
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
+/** The OAuth error code (RFC 6749 §5.2 / §4.1.2.1) carried by an openid-client error, if any. */
+export function oauthErrorCode(err: unknown): string | undefined {
+  if (err instanceof client.ResponseBodyError || err instanceof client.AuthorizationResponseError) return err.error;
+  return undefined;
+}
+
+/** The HTTP status of a non-conforming response openid-client refused, if that is what err is. */
+export function unexpectedStatus(err: unknown): number | undefined {
+  if (err instanceof client.ClientError && err.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && err.cause instanceof Response) {
+    return err.cause.status;
+  }
+  return undefined;
+}
+
+function isAbort(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
+}
+
+/**
+ * Map an error thrown by openid-client (or fetch underneath it) to one of our typed errors,
+ * keeping the OAuth error code machine-readable: code `oauth_<error>` for server answers.
+ */
+export function toAuthError(err: unknown, what: string): KeybridgeError {
+  if (err instanceof KeybridgeError) return err;
+  if (err instanceof client.ResponseBodyError) {
+    const desc = err.error_description ? `: ${sanitizeServerText(err.error_description)}` : '';
+    return new AuthRefusedError(`${what}: the authorization server answered ${sanitizeServerText(err.error, 60)}${desc}`, `oauth_${err.error}`, err);
+  }
+  if (err instanceof client.AuthorizationResponseError) {
+    const desc = err.error_description ? `: ${sanitizeServerText(err.error_description)}` : '';
+    return new AuthRefusedError(`${what}: the authorization server refused (${sanitizeServerText(err.error, 60)})${desc}`, `oauth_${err.error}`, err);
+  }
+  if (err instanceof client.ClientError) {
+    switch (err.code) {
+      case 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED':
+      case 'OAUTH_JWT_CLAIM_COMPARISON_FAILED':
+      case 'OAUTH_INVALID_RESPONSE':
+      case 'OAUTH_HTTP_REQUEST_FORBIDDEN':
+      case 'OAUTH_REQUEST_PROTOCOL_FORBIDDEN':
+        return new UnsafeServerError(`${what}: ${err.message}`, 'oauth_invalid_response');
+      case 'OAUTH_RESPONSE_IS_NOT_CONFORM': {
+        const status = unexpectedStatus(err);
+        return new RemoteUnavailableError(`${what}: unexpected HTTP status ${status ?? '?'} from the authorization server`, {
+          code: 'oauth_http_status',
+          status,
+          cause: err,
+        });
+      }
+      default:
+        return new AuthRefusedError(`${what}: ${err.message}`, 'oauth_client_error', err);
+    }
+  }
+  if (isAbort(err)) return new AuthRequiredError(`${what}: timed out or cancelled`, 'auth_cancelled', err);
+  if (err instanceof TypeError) {
+    // fetch() rejects with a TypeError for network failures (connection refused, DNS, TLS)
+    return new RemoteUnavailableError(`${what}: cannot reach the authorization server (${sanitizeServerText(err.message)})`, { code: 'auth_server_unreachable', cause: err });
+  }
+  return new AuthRefusedError(`${what}: ${err instanceof Error ? sanitizeServerText(err.message) : 'unexpected failure'}`, 'auth_failed', err);
+}

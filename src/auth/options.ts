@@ -1,0 +1,83 @@
+import { UsageError } from '../errors.js';
+
+/** Sign-in options, validated once by the CLI from its flags. */
+export interface AuthOptions {
+  /** The remote MCP gateway (Streamable HTTP endpoint). */
+  serverUrl: URL;
+  /** A pre-registered client id (takes priority over metadata documents and dynamic registration). */
+  clientId?: string;
+  /** The pre-registered client's secret, already read by the CLI from --client-secret-env. */
+  clientSecret?: string;
+  /** An https URL hosting this client's Client ID Metadata Document, used as client_id when the AS supports it. */
+  clientMetadataUrl?: string;
+  /** Scope to request; overrides the challenge's and the resource metadata's scopes. */
+  scope?: string;
+  /** RFC 8707 resource to request and to expect in the protected resource metadata (default: the canonical server URL). */
+  resource?: string;
+  /** Send no resource parameter (for authorization servers that reject it). */
+  noResource?: boolean;
+  /** Extra authorization request parameters (e.g. prompt, login_hint); never ones the flow owns. */
+  authorizeParams?: Record<string, string>;
+  /** Proceed when the AS metadata does not list code_challenge_methods_supported (it still gets S256). */
+  assumePkceS256?: boolean;
+  /** Fixed loopback callback port (default: ephemeral, or the port of a stored registration). */
+  callbackPort?: number;
+  /** Host name in the redirect URI; the listener always binds 127.0.0.1. */
+  callbackHost?: 'localhost' | '127.0.0.1';
+  /** Deadline for the whole interactive sign-in, in milliseconds (default 300000). */
+  authTimeoutMs: number;
+  /** Print the authorization URL instead of opening a browser. */
+  noBrowser?: boolean;
+  /** Permit plain http endpoints that are not on loopback. */
+  allowHttp?: boolean;
+  /** false: never open a browser; throw AuthRequiredError when a sign-in would be needed. */
+  interactive: boolean;
+}
+
+/** Default host of the loopback redirect URI (RFC 8252 §7.3 recommends the IP literal over "localhost"). */
+export const DEFAULT_CALLBACK_HOST = '127.0.0.1';
+
+/** The default deadline of an interactive sign-in. */
+export const DEFAULT_AUTH_TIMEOUT_MS = 300_000;
+
+/**
+ * Authorization request parameters the flow sets itself. Letting a user override them would
+ * weaken PKCE, state, the redirect or the audience binding, so they are refused outright.
+ */
+export const FLOW_OWNED_AUTHORIZE_PARAMS: readonly string[] = [
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'state',
+  'code_challenge',
+  'code_challenge_method',
+  'scope',
+  'resource',
+  'nonce',
+  'request',
+  'request_uri',
+  'response_mode',
+];
+
+/** Refuse --authorize-param entries that the flow owns (or that are malformed) with a UsageError. */
+export function validateAuthorizeParams(params: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!params) return out;
+  for (const [rawName, value] of Object.entries(params)) {
+    const name = rawName.trim();
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) {
+      throw new UsageError(`--authorize-param: "${rawName}" is not a valid parameter name`, 'bad_authorize_param');
+    }
+    const lower = name.toLowerCase();
+    if (FLOW_OWNED_AUTHORIZE_PARAMS.includes(lower)) {
+      const hint =
+        lower === 'scope' ? ' (use --scope)' : lower === 'resource' ? ' (use --resource or --no-resource)' : lower === 'client_id' ? ' (use --client-id)' : '';
+      throw new UsageError(`--authorize-param: "${name}" is set by the sign-in flow and cannot be overridden${hint}`, 'bad_authorize_param');
+    }
+    if (typeof value !== 'string') {
+      throw new UsageError(`--authorize-param: "${name}" needs a string value`, 'bad_authorize_param');
+    }
+    out[name] = value;
+  }
+  return out;
+}

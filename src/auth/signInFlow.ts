@@ -1,0 +1,142 @@
+import type { Deps } from '../deps.js';
+import { KeybridgeError } from '../errors.js';
+import type { TokenStore } from '../store/tokenStore.js';
+import { chooseResource, chooseScope, runAuthorizationCodeFlow } from './authorizationCode.js';
+import { startCallbackServer, type CallbackServer } from './callbackServer.js';
+import { dropStoredRegistration, loadStoredRegistration, resolveClient } from './clientRegistration.js';
+import { discoverAuthorizationServer, discoverProtectedResource, type DiscoveredServer } from './discovery.js';
+import { buildConfiguration, clientAuthFor } from './oidcConfiguration.js';
+import { DEFAULT_CALLBACK_HOST, type AuthOptions } from './options.js';
+import { canonicalServerUrl } from './profile.js';
+import { registerSessionSecrets, sessionFromTokenResponse, type StoredSession } from './tokenSet.js';
+import type { BearerChallenge } from './wwwAuthenticate.js';
+
+/** What performSignIn needs. */
+export interface SignInInput {
+  options: AuthOptions;
+  deps: Deps;
+  store: TokenStore;
+  /** The gateway's Bearer challenge that triggered the sign-in, if any (resource_metadata, scope). */
+  challenge?: BearerChallenge;
+  /** Scope to request instead of the usual choice (step-up after insufficient_scope). */
+  scopeOverride?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * The interactive sign-in, start to finish: protected resource metadata → authorization server
+ * metadata → loopback listener → client identity → authorization code + PKCE → a StoredSession
+ * (not yet written to the store; the caller does that under its lock).
+ */
+export async function performSignIn(input: SignInInput): Promise<StoredSession> {
+  const { options, deps, signal } = input;
+  const expectedResource = canonicalServerUrl(options.resource ?? options.serverUrl);
+  const resource = chooseResource(options);
+
+  const prm = await discoverProtectedResource({
+    serverUrl: options.serverUrl,
+    expectedResource,
+    resourceMetadataUrl: input.challenge?.resourceMetadata,
+    fetch: deps.fetch,
+    log: deps.log,
+    signal,
+    allowHttp: options.allowHttp,
+  });
+  const issuer = prm.authorization_servers[0]!;
+  if (prm.authorization_servers.length > 1) deps.log.debug(`the resource lists several authorization servers; using ${issuer}`);
+  const server = await discoverAuthorizationServer({
+    issuer,
+    fetch: deps.fetch,
+    log: deps.log,
+    signal,
+    allowHttp: options.allowHttp,
+    assumePkceS256: options.assumePkceS256,
+  });
+
+  const callbackHost = options.callbackHost ?? DEFAULT_CALLBACK_HOST;
+  const callback = await openCallback(input, server, callbackHost);
+  try {
+    const scope = input.scopeOverride ?? chooseScope({ optionScope: options.scope, challengeScope: input.challenge?.scope, scopesSupported: prm.scopes_supported });
+    // One retry, and only for a stored registration the AS no longer knows (invalid_client).
+    for (let attempt = 0; ; attempt++) {
+      const resolved = await resolveClient({
+        options,
+        server,
+        redirectUri: callback.redirectUri,
+        callbackHost,
+        store: input.store,
+        deps,
+        signal,
+        forceNewRegistration: attempt > 0,
+      });
+      const config = buildConfiguration({
+        metadata: server.metadata,
+        clientId: resolved.clientId,
+        clientMetadata: { token_endpoint_auth_method: resolved.tokenEndpointAuthMethod },
+        clientAuth: clientAuthFor(resolved.tokenEndpointAuthMethod, resolved.clientSecret),
+        fetch: deps.fetch,
+        signal,
+        insecure: server.insecure,
+      });
+      // PAR (RFC 9126) when the AS requires it, and as a back-channel check of a stored
+      // registration: a forgotten client then fails here with invalid_client instead of
+      // stranding the user on the AS's error page.
+      const offersPar = server.metadata.pushed_authorization_request_endpoint !== undefined;
+      const usePar = offersPar && (server.metadata.require_pushed_authorization_requests === true || resolved.reused);
+      try {
+        const response = await runAuthorizationCodeFlow({ config, callback, options, deps, scope, resource, usePar, signal });
+        const session = sessionFromTokenResponse(
+          response,
+          {
+            server: canonicalServerUrl(options.serverUrl),
+            resource,
+            issuer: server.metadata.issuer,
+            clientId: resolved.clientId,
+            clientSource: resolved.clientSource,
+            tokenEndpointAuthMethod: resolved.tokenEndpointAuthMethod,
+            tokenEndpoint: server.metadata.token_endpoint!,
+            revocationEndpoint: server.metadata.revocation_endpoint,
+            idTokenSigningAlgs: server.metadata.id_token_signing_alg_values_supported,
+          },
+          deps.clock.now(),
+          undefined,
+          scope,
+        );
+        registerSessionSecrets(deps.log.redactor, session);
+        return session;
+      } catch (err) {
+        const invalidClient = err instanceof KeybridgeError && err.code === 'oauth_invalid_client';
+        if (invalidClient && resolved.reused && attempt === 0) {
+          deps.log.info(`the authorization server no longer knows the stored client registration; registering again`);
+          await dropStoredRegistration(input.store, { issuer: server.metadata.issuer, clientId: resolved.clientId }, callbackHost);
+          continue;
+        }
+        throw err;
+      }
+    }
+  } finally {
+    await callback.close();
+  }
+}
+
+/**
+ * Start the loopback listener: on --callback-port, else on the port of a stored dynamic
+ * registration for this AS (so its redirect URI still matches), else an ephemeral port.
+ */
+async function openCallback(input: SignInInput, server: DiscoveredServer, host: 'localhost' | '127.0.0.1'): Promise<CallbackServer> {
+  const { options, deps } = input;
+  if (options.callbackPort !== undefined) return startCallbackServer({ host, port: options.callbackPort, log: deps.log });
+  const mayUseDcr = !options.clientId && !(options.clientMetadataUrl && server.metadata.client_id_metadata_document_supported === true);
+  if (mayUseDcr) {
+    const stored = await loadStoredRegistration(input.store, server.metadata.issuer, host);
+    const port = stored ? Number(new URL(stored.redirectUri).port) : 0;
+    if (port > 0) {
+      try {
+        return await startCallbackServer({ host, port, log: deps.log });
+      } catch {
+        deps.log.debug(`the stored registration's callback port ${port} is busy; using a new port (and a new registration)`);
+      }
+    }
+  }
+  return startCallbackServer({ host, port: 0, log: deps.log });
+}
