@@ -1,0 +1,328 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes, randomUUID } from 'node:crypto';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ClientMetadata } from 'oidc-provider';
+import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose';
+import { handleInteraction, type LabUser } from './idpInteractions.js';
+import { deviceConfirmPage, deviceInputPage, errorPage, page } from './idpPages.js';
+
+export type { LabUser } from './idpInteractions.js';
+
+export interface IdpOptions {
+  host?: string;
+  port?: number;
+  /** The gateway URL: audience of JWT access tokens via RFC 8707 resource indicators. */
+  resource: string;
+  /** seconds, default 3600 */
+  accessTokenTtl?: number;
+  /** extra scopes beyond openid/offline_access/profile/email, default ['mcp:tools','mcp:admin'] */
+  scopes?: string[];
+  /** default [{username:'alice',password:'wonderland',email:'alice@example.test',name:'Alice'}] */
+  users?: LabUser[];
+  staticClients?: Record<string, unknown>[];
+  /** default true */
+  rotateRefreshTokens?: boolean;
+  /** default true */
+  pkceRequired?: boolean;
+  /** e.g. '' or '/tenant-a' */
+  issuerPath?: string;
+}
+
+export interface IdpRecord {
+  /** query (or form) params of every authorization request (not the internal /auth/:uid resumes) */
+  authorizationRequests: Record<string, string>[];
+  /** form params of every /token request, as sent (secrets included: this is a lab) */
+  tokenRequests: Record<string, string>[];
+  /** client metadata of every successful dynamic registration */
+  registrations: unknown[];
+  /** form params of every revocation request */
+  revocations: Record<string, string>[];
+  /** refresh-token reuse detections (a rotated-out refresh token presented again; the grant is revoked) */
+  refreshReuse: number;
+  /** body of every successful /token answer (access, refresh and ID tokens as issued) */
+  tokenResponses: Record<string, string>[];
+  /** body of every successful registration answer (client_secret, registration_access_token when issued) */
+  registrationResponses: Record<string, string>[];
+  /** every authorization code issued (as it went into the redirect to the client) */
+  authorizationCodes: string[];
+}
+
+export interface Idp {
+  issuer: string;
+  jwksUri: string;
+  port: number;
+  provider: Provider;
+  record: IdpRecord;
+  /** A confidential client (client_secret_basic) allowed the client_credentials grant; also used by introspect(). */
+  serviceClient: { clientId: string; clientSecret: string };
+  /** RFC 7662 introspection for opaque tokens (refresh tokens); JWT access tokens are verified locally (oidc-provider will not introspect them). */
+  introspect(token: string): Promise<{ active: boolean; [k: string]: unknown }>;
+  close(): Promise<void>;
+}
+
+const BASE_SCOPES = ['openid', 'offline_access', 'profile', 'email'];
+const DEFAULT_USERS: LabUser[] = [{ username: 'alice', password: 'wonderland', email: 'alice@example.test', name: 'Alice' }];
+const REFRESH_REUSE_DETAIL = 'refresh token already used';
+
+function flatten(input: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!input || typeof input !== 'object') return out;
+  for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
+    if (v === undefined) continue;
+    out[k] = Array.isArray(v) ? v.map(String).join(' ') : String(v);
+  }
+  return out;
+}
+
+function scopeSet(source: { scope?: string }): Set<string> {
+  return new Set((source.scope ?? '').split(' ').filter(Boolean));
+}
+
+/** Start the lab identity provider: oidc-provider over plain http on 127.0.0.1 with its own login pages. */
+export async function startIdp(opts: IdpOptions): Promise<Idp> {
+  const host = opts.host ?? '127.0.0.1';
+  const issuerPath = (opts.issuerPath ?? '').replace(/\/+$/, '');
+  const users = opts.users ?? DEFAULT_USERS;
+  const accessTokenTtl = opts.accessTokenTtl ?? 3600;
+  const allScopes = [...BASE_SCOPES, ...(opts.scopes ?? ['mcp:tools', 'mcp:admin'])];
+  const rotate = opts.rotateRefreshTokens ?? true;
+  const pkceRequired = opts.pkceRequired ?? true;
+  const record: IdpRecord = {
+    authorizationRequests: [],
+    tokenRequests: [],
+    registrations: [],
+    revocations: [],
+    refreshReuse: 0,
+    tokenResponses: [],
+    registrationResponses: [],
+    authorizationCodes: [],
+  };
+  const serviceClient = { clientId: 'lab-service', clientSecret: randomBytes(24).toString('base64url') };
+
+  let provider: Provider | undefined;
+  let callback: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+
+  const httpServer = createServer((req, res) => {
+    dispatch(req, res).catch((error: unknown) => {
+      if (!res.headersSent) {
+        const html = errorPage({ error: 'server_error', error_description: (error as Error).message });
+        res.writeHead(500, { 'Content-Type': 'text/html; charset=utf-8' }).end(html);
+      } else {
+        res.destroy();
+      }
+    });
+  });
+
+  const dispatch = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!provider || !callback) {
+      res.writeHead(503).end();
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://lab.invalid');
+    let rest: string | undefined;
+    // RFC 8414 §3.1 path insertion (/.well-known/oauth-authorization-server/tenant-a) for path issuers;
+    // oidc-provider itself serves the well-known documents under its mount path.
+    for (const wk of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+      if (issuerPath && url.pathname === `${wk}${issuerPath}`) rest = wk;
+    }
+    if (rest === undefined) {
+      if (url.pathname === issuerPath || url.pathname.startsWith(`${issuerPath}/`)) rest = url.pathname.slice(issuerPath.length) || '/';
+      else {
+        res.writeHead(404, { 'Content-Type': 'text/html; charset=utf-8' }).end(page('Not found', '<p>Not found</p>'));
+        return;
+      }
+    }
+    if (await handleInteraction(req, res, rest, { provider, users, mountPath: issuerPath })) return;
+    if (issuerPath) {
+      // Express-style mounting: oidc-provider derives its mount path from originalUrl minus url.
+      (req as IncomingMessage & { originalUrl?: string }).originalUrl = `${issuerPath}${rest}${url.search}`;
+      req.url = `${rest}${url.search}`;
+    }
+    callback(req, res);
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(opts.port ?? 0, host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const issuer = `http://${hostPart}:${port}${issuerPath}`;
+
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  const kid = randomUUID();
+  const signingKey = { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' };
+  const localJwks = createLocalJWKSet({ keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }] });
+
+  const clients: ClientMetadata[] = [
+    ...((opts.staticClients ?? []) as ClientMetadata[]),
+    {
+      client_id: serviceClient.clientId,
+      client_secret: serviceClient.clientSecret,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+  ];
+
+  const configuration: Configuration = {
+    clients,
+    jwks: { keys: [signingKey] },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    scopes: allScopes,
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    findAccount: (_ctx, sub) => {
+      const user = users.find((u) => u.username === sub);
+      if (!user) return undefined;
+      return {
+        accountId: user.username,
+        claims: () => ({ sub: user.username, email: user.email, email_verified: user.email !== undefined, name: user.name }),
+      };
+    },
+    interactions: { url: (_ctx, interaction) => `${issuerPath}/interaction/${interaction.uid}` },
+    features: {
+      devInteractions: { enabled: false },
+      // Open dynamic registration (RFC 7591): no initial access token.
+      registration: { enabled: true, initialAccessToken: false },
+      registrationManagement: { enabled: true },
+      // Same rules as oidc-provider's defaults, spelled out so it does not print notices:
+      // a public client may only touch its own tokens (RFC 7009 §2.1, RFC 7662 §4).
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+      },
+      clientCredentials: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx: KoaContextWithOIDC, form: string) => {
+          ctx.body = page('Sign out', `${form}<button id="logout" type="submit" form="op.logoutForm" value="yes" name="logout">Sign out</button>`);
+        },
+        postLogoutSuccessSource: async (ctx: KoaContextWithOIDC) => {
+          ctx.body = page('Signed out', '<p>You are signed out.</p>');
+        },
+      },
+      deviceFlow: {
+        enabled: true,
+        userCodeInputSource: async (ctx: KoaContextWithOIDC, form: string, _out: unknown, err: unknown) => {
+          ctx.body = deviceInputPage(form, err !== undefined);
+        },
+        userCodeConfirmSource: async (ctx: KoaContextWithOIDC, form: string, client: { clientName?: string; clientId: string }, _info: unknown, userCode: string) => {
+          ctx.body = deviceConfirmPage(form, client.clientName ?? client.clientId, userCode);
+        },
+        successSource: async (ctx: KoaContextWithOIDC) => {
+          ctx.body = page('Signed in', '<p id="device-success">Your device is signed in. You can close this page.</p>');
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => opts.resource,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, resourceIndicator) => {
+          if (resourceIndicator !== opts.resource) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+          return { scope: allScopes.join(' '), audience: opts.resource, accessTokenFormat: 'jwt', accessTokenTTL: accessTokenTtl };
+        },
+      },
+    },
+    responseTypes: ['code'],
+    pkce: { required: () => pkceRequired },
+    // Refresh tokens for offline_access (the default rule) and also for public native clients
+    // (RFC 8252 apps: token_endpoint_auth_method none), which otherwise would need prompt=consent.
+    issueRefreshToken: (_ctx, client, source) =>
+      client.grantTypeAllowed('refresh_token') &&
+      (scopeSet(source).has('offline_access') || (client.applicationType === 'native' && client.clientAuthMethod === 'none')),
+    rotateRefreshToken: rotate,
+    ttl: {
+      AccessToken: accessTokenTtl,
+      ClientCredentials: accessTokenTtl,
+      AuthorizationCode: 120,
+      IdToken: 3600,
+      RefreshToken: 14 * 24 * 3600,
+      DeviceCode: 600,
+      Interaction: 600,
+      Session: 24 * 3600,
+      Grant: 14 * 24 * 3600,
+    },
+    clientBasedCORS: () => true,
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = errorPage({ ...out });
+    },
+  };
+
+  provider = new Provider(issuer, configuration);
+  const p = provider;
+  p.proxy = false; // nothing sits in front of the lab: never trust X-Forwarded-*
+
+  p.use(async (ctx, next) => {
+    await next();
+    const route = ctx.oidc?.route;
+    if (route === 'authorization') {
+      record.authorizationRequests.push(flatten(ctx.method === 'POST' ? ctx.oidc?.body : ctx.query));
+    } else if (route === 'token') {
+      record.tokenRequests.push(flatten(ctx.oidc?.body));
+      if (ctx.status === 200) record.tokenResponses.push(flatten(ctx.body));
+    } else if (route === 'registration' && ctx.status === 201) {
+      record.registrationResponses.push(flatten(ctx.body));
+    } else if (route === 'revocation') {
+      record.revocations.push(flatten(ctx.oidc?.body));
+    }
+  });
+  p.on('registration_create.success', (_ctx: unknown, client: { metadata(): unknown }) => {
+    record.registrations.push(client.metadata());
+  });
+  p.on('authorization_code.saved', (code: { jti: string }) => {
+    record.authorizationCodes.push(code.jti);
+  });
+  p.on('grant.error', (_ctx: unknown, error: { error_detail?: string }) => {
+    if (error.error_detail === REFRESH_REUSE_DETAIL) record.refreshReuse += 1;
+  });
+  p.on('server_error', (_ctx: unknown, error: Error) => {
+    process.stderr.write(`lab idp server_error: ${error.stack ?? error.message}\n`);
+  });
+  callback = p.callback() as (req: IncomingMessage, res: ServerResponse) => void;
+
+  const introspectionUrl = `${issuer}/token/introspection`;
+
+  return {
+    issuer,
+    jwksUri: `${issuer}/jwks`,
+    port,
+    provider: p,
+    record,
+    serviceClient,
+    introspect: async (token) => {
+      // oidc-provider refuses to introspect structured (JWT) access tokens (unsupported_token_type),
+      // so those are checked here against the provider's own key; opaque tokens go to RFC 7662.
+      if (token.split('.').length === 3) {
+        try {
+          const { payload } = await jwtVerify(token, localJwks, { issuer });
+          return { active: true, token_type: 'access_token', ...payload };
+        } catch {
+          return { active: false };
+        }
+      }
+      const response = await fetch(introspectionUrl, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${encodeURIComponent(serviceClient.clientId)}:${encodeURIComponent(serviceClient.clientSecret)}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token }).toString(),
+        signal: AbortSignal.timeout(5000),
+      });
+      if (!response.ok) throw new Error(`introspection failed: HTTP ${response.status} ${await response.text()}`);
+      return (await response.json()) as { active: boolean; [k: string]: unknown };
+    },
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        httpServer.close(() => resolve());
+        httpServer.closeAllConnections();
+      });
+    },
+  };
+}
