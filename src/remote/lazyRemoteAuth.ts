@@ -1,3 +1,4 @@
+import { StoreUnavailableError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RemoteAuth } from './remoteAuth.js';
 
@@ -19,15 +20,15 @@ export function lazyRemoteAuth(load: () => Promise<RemoteAuth>, log: Logger): Re
   };
   return {
     async authorizationHeader(signal) {
-      let auth: RemoteAuth;
       try {
-        auth = await get();
+        return await (await get()).authorizationHeader(signal);
       } catch (err) {
-        if (!warned) log.warn(`${(err as Error).message} (continuing without a token)`);
+        // Only an unusable store is tolerated here; anything else is the request's failure.
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        if (!warned) log.warn(`${err.message} (continuing without a token)`);
         warned = true;
         return undefined;
       }
-      return auth.authorizationHeader(signal);
     },
     async handleChallenge(challenge, attempt, signal) {
       return (await get()).handleChallenge(challenge, attempt, signal);
