@@ -33,6 +33,8 @@ function isAbort(err: unknown): boolean {
  */
 export function toAuthError(err: unknown, what: string): KeybridgeError {
   if (err instanceof KeybridgeError) return err;
+  // openid-client wraps whatever our fetch rejected with in ClientError('something went wrong'): keep ours.
+  if (err instanceof client.ClientError && err.cause instanceof KeybridgeError) return err.cause;
   if (err instanceof client.ResponseBodyError) {
     const desc = err.error_description ? `: ${sanitizeServerText(err.error_description)}` : '';
     return new AuthRefusedError(`${what}: the authorization server answered ${sanitizeServerText(err.error, 60)}${desc}`, `oauth_${err.error}`, err);
@@ -42,13 +44,16 @@ export function toAuthError(err: unknown, what: string): KeybridgeError {
     return new AuthRefusedError(`${what}: the authorization server refused (${sanitizeServerText(err.error, 60)})${desc}`, `oauth_${err.error}`, err);
   }
   if (err instanceof client.ClientError) {
+    // openid-client's own message is generic ("invalid response encountered"); the check that
+    // failed (e.g. an unexpected "iss", RFC 9207) is named by oauth4webapi's error in `cause`.
+    const cause = err.cause instanceof Error && err.cause.message && err.cause.message !== err.message ? ` (${sanitizeServerText(err.cause.message)})` : '';
     switch (err.code) {
       case 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED':
       case 'OAUTH_JWT_CLAIM_COMPARISON_FAILED':
       case 'OAUTH_INVALID_RESPONSE':
       case 'OAUTH_HTTP_REQUEST_FORBIDDEN':
       case 'OAUTH_REQUEST_PROTOCOL_FORBIDDEN':
-        return new UnsafeServerError(`${what}: ${err.message}`, 'oauth_invalid_response');
+        return new UnsafeServerError(`${what}: ${err.message}${cause}`, 'oauth_invalid_response');
       case 'OAUTH_RESPONSE_IS_NOT_CONFORM': {
         const status = unexpectedStatus(err);
         return new RemoteUnavailableError(`${what}: unexpected HTTP status ${status ?? '?'} from the authorization server`, {

@@ -1,5 +1,5 @@
 import type { ByteSource } from '../deps.js';
-import { KeybridgeError, AuthRequiredError, AuthRefusedError } from '../errors.js';
+import { KeybridgeError, AuthRequiredError, AuthRefusedError, UnsafeServerError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RemoteTransport } from '../remote/remoteTransport.js';
 import { classify, errorResponse, ErrorCodes, idOf, type JsonRpcId, type JsonRpcMessage } from './jsonRpc.js';
@@ -143,7 +143,7 @@ export class Relay {
     const code =
       err instanceof AuthRequiredError
         ? ErrorCodes.AuthRequired
-        : err instanceof AuthRefusedError
+        : err instanceof AuthRefusedError || err instanceof UnsafeServerError
           ? ErrorCodes.AuthRefused
           : ErrorCodes.RemoteUnavailable;
     const data = err instanceof KeybridgeError ? { reason: err.code } : undefined;

@@ -3,7 +3,7 @@ import type { AsyncEntry, EntryOptions } from '@napi-rs/keyring';
 import type { Clock } from '../deps.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { TokenStore } from './tokenStore.js';
-import { withDeadline } from './deadline.js';
+import { sleep, withDeadline } from './deadline.js';
 import { keyringFailure, keyringTimeout } from './keyringFailure.js';
 import {
   MAX_PARTS,
@@ -22,6 +22,10 @@ import {
 /** The service name entries are filed under in the OS credential store. */
 export const DEFAULT_KEYCHAIN_SERVICE = 'mcp-keybridge';
 export const DEFAULT_KEYCHAIN_TIMEOUT_MS = 10_000;
+/** Reads of a value that does not add up before it is reported corrupt (a concurrent write settles within milliseconds). */
+const TORN_READ_ATTEMPTS = 5;
+/** Pause before re-reading a torn value, times the attempt number (25, 50, 75, 100 ms). */
+const TORN_READ_PAUSE_MS = 25;
 
 /** The part of @napi-rs/keyring this store uses; the loaded module satisfies it, tests may pass their own. */
 export interface KeyringBinding {
@@ -74,28 +78,49 @@ export class KeychainStore implements TokenStore {
     this.location = `${backendName(this.platform)} (service ${this.service})`;
   }
 
-  /** Read, check and decode the value stored under `key`. */
+  /**
+   * Read, check and decode the value stored under `key`. A write in progress (another process's,
+   * or this one's) is seen as a torn value — new parts under the old manifest — so an inconsistent
+   * read is retried a few times before the entry is called corrupt.
+   */
   async get<T = unknown>(key: string): Promise<T | undefined> {
     checkKey(key);
     return this.run(`read ${this.describe(key)}`, async (signal) => {
-      const manifestText = await this.read(key, signal);
-      if (manifestText === null) return undefined;
-      const manifest = parseManifest(manifestText);
-      if (manifest === undefined) throw this.corrupt(key, 'its manifest entry is not a valid parts manifest');
-      const parts: string[] = [];
-      for (let index = 0; index < manifest.parts; index += 1) {
-        const part = await this.read(partAccount(key, index), signal);
-        if (part === null) throw this.corrupt(key, `part ${index} of ${manifest.parts} is missing`);
-        parts.push(part);
-      }
-      const text = parts.join('');
-      if (sha256Hex(text) !== manifest.sha256) throw this.corrupt(key, 'its parts do not match the manifest checksum (a write was interrupted or another program changed them)');
-      try {
-        return JSON.parse(text) as T;
-      } catch {
-        throw this.corrupt(key, 'its parts do not decode as JSON');
+      for (let attempt = 1; ; attempt += 1) {
+        const read = await this.readOnce(key, signal);
+        if (read.torn === undefined) return read.text === undefined ? undefined : this.decode<T>(key, read.text);
+        if (attempt >= TORN_READ_ATTEMPTS) throw this.corrupt(key, read.torn);
+        await sleep(TORN_READ_PAUSE_MS * attempt, signal);
       }
     });
+  }
+
+  /** One pass over manifest and parts: the joined text, nothing stored, or why it does not add up. */
+  private async readOnce(key: string, signal: AbortSignal): Promise<{ text?: string; torn?: string }> {
+    const manifestText = await this.read(key, signal);
+    if (manifestText === null) return {};
+    const manifest = parseManifest(manifestText);
+    // The manifest is one entry written in one call: unreadable is corrupt, not torn.
+    if (manifest === undefined) throw this.corrupt(key, 'its manifest entry is not a valid parts manifest');
+    const parts: string[] = [];
+    for (let index = 0; index < manifest.parts; index += 1) {
+      const part = await this.read(partAccount(key, index), signal);
+      if (part === null) return { torn: `part ${index} of ${manifest.parts} is missing` };
+      parts.push(part);
+    }
+    const text = parts.join('');
+    if (sha256Hex(text) !== manifest.sha256) {
+      return { torn: 'its parts do not match the manifest checksum (a write was interrupted or another program changed them)' };
+    }
+    return { text };
+  }
+
+  private decode<T>(key: string, text: string): T {
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw this.corrupt(key, 'its parts do not decode as JSON');
+    }
   }
 
   /** Write parts first, then the manifest, then remove parts left over from a longer old value. */
