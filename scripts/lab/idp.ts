@@ -26,6 +26,16 @@ export interface IdpOptions {
   pkceRequired?: boolean;
   /** e.g. '' or '/tenant-a' */
   issuerPath?: string;
+  /** seconds, default 3600 (the lifetime of ID tokens: --use-id-token renews by it) */
+  idTokenTtl?: number;
+  /** RFC 8628 `interval` to announce in device authorization responses (oidc-provider sends none: clients then wait 5 s) */
+  deviceInterval?: number;
+  /** seconds, default 600: lifetime of device codes */
+  deviceCodeTtl?: number;
+  /** default true; false: no device authorization endpoint */
+  deviceFlow?: boolean;
+  /** Answer the first still-pending device_code poll with slow_down (RFC 8628 §3.5) instead of authorization_pending */
+  deviceSlowDownOnce?: boolean;
 }
 
 export interface IdpRecord {
@@ -45,6 +55,8 @@ export interface IdpRecord {
   registrationResponses: Record<string, string>[];
   /** every authorization code issued (as it went into the redirect to the client) */
   authorizationCodes: string[];
+  /** device_code polls answered slow_down (deviceSlowDownOnce) */
+  slowDowns: number;
 }
 
 export interface Idp {
@@ -96,6 +108,7 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
     tokenResponses: [],
     registrationResponses: [],
     authorizationCodes: [],
+    slowDowns: 0,
   };
   const serviceClient = { clientId: 'lab-service', clientSecret: randomBytes(24).toString('base64url') };
 
@@ -207,7 +220,7 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
         },
       },
       deviceFlow: {
-        enabled: true,
+        enabled: opts.deviceFlow ?? true,
         userCodeInputSource: async (ctx: KoaContextWithOIDC, form: string, _out: unknown, err: unknown) => {
           ctx.body = deviceInputPage(form, err !== undefined);
         },
@@ -240,9 +253,9 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
       AccessToken: accessTokenTtl,
       ClientCredentials: accessTokenTtl,
       AuthorizationCode: 120,
-      IdToken: 3600,
+      IdToken: opts.idTokenTtl ?? 3600,
       RefreshToken: 14 * 24 * 3600,
-      DeviceCode: 600,
+      DeviceCode: opts.deviceCodeTtl ?? 600,
       Interaction: 600,
       Session: 24 * 3600,
       Grant: 14 * 24 * 3600,
@@ -264,8 +277,16 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
     if (route === 'authorization') {
       record.authorizationRequests.push(flatten(ctx.method === 'POST' ? ctx.oidc?.body : ctx.query));
     } else if (route === 'token') {
+      const body = ctx.oidc?.body as Record<string, unknown> | undefined;
+      const answer = ctx.body as Record<string, unknown> | undefined;
+      if (opts.deviceSlowDownOnce && record.slowDowns === 0 && body?.grant_type === 'urn:ietf:params:oauth:grant-type:device_code' && answer?.error === 'authorization_pending') {
+        record.slowDowns += 1;
+        ctx.body = { error: 'slow_down', error_description: 'you are polling too quickly and should back off at a reasonable rate' };
+      }
       record.tokenRequests.push(flatten(ctx.oidc?.body));
       if (ctx.status === 200) record.tokenResponses.push(flatten(ctx.body));
+    } else if (route === 'device_authorization' && ctx.status === 200 && opts.deviceInterval !== undefined) {
+      ctx.body = { ...(ctx.body as Record<string, unknown>), interval: opts.deviceInterval };
     } else if (route === 'registration' && ctx.status === 201) {
       record.registrationResponses.push(flatten(ctx.body));
     } else if (route === 'revocation') {

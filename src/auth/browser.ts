@@ -1,7 +1,9 @@
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import path from 'node:path';
 import { UnsafeServerError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { isLoopbackHost } from './endpointPolicy.js';
+import { sanitizeServerText } from './oauthErrors.js';
 
 /**
  * Characters a URL we open may contain after WHATWG serialisation. Everything else — quotes,
@@ -18,7 +20,7 @@ const SAFE_URL = /^[A-Za-z0-9\-._~:/?#[\]@!&*+,=%]+$/;
  */
 export function validateBrowserUrl(raw: string, opts: { allowHttp?: boolean } = {}): URL {
   const refuse = (why: string): never => {
-    throw new UnsafeServerError(`refusing to open ${JSON.stringify(raw.slice(0, 120))} in a browser: ${why}`, 'unsafe_browser_url');
+    throw new UnsafeServerError(`refusing to open ${JSON.stringify(sanitizeServerText(raw, 120))} in a browser: ${why}`, 'unsafe_browser_url');
   };
   if (raw.startsWith('-')) refuse('it starts with "-" (would be read as an option)');
   // eslint-disable-next-line no-control-regex
@@ -61,6 +63,18 @@ export function browserArgv(browserEnv: string, href: string): string[] | undefi
   return argv;
 }
 
+/**
+ * How a URL is opened on Windows when $BROWSER is unset: rundll32 url.dll,FileProtocolHandler
+ * (ShellExecute on the URL, as the GitHub CLI and Go's pkg/browser do), by absolute path (a
+ * bare name would be looked up in the working directory first — an IDE's workspace), with the
+ * URL as one argument. Not the `open` package: on win32 it builds a PowerShell command with the
+ * URL inside a double-quoted string, where `$(…)`, `$var` and backticks are live.
+ */
+export function windowsOpenArgv(href: string, env: NodeJS.ProcessEnv): [string, ...string[]] {
+  const root = env.SystemRoot || env.SYSTEMROOT || env.windir || 'C:\\Windows';
+  return [path.win32.join(root, 'System32', 'rundll32.exe'), 'url.dll,FileProtocolHandler', href];
+}
+
 export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
 
 /** What createBrowserOpener needs. */
@@ -73,8 +87,10 @@ export interface BrowserOpenerOptions {
   noBrowser?: boolean;
   /** Permit non-loopback http URLs (--allow-http). */
   allowHttp?: boolean;
-  /** Opens a URL with the `open` package by default (lazily imported). */
+  /** Opens a URL with the `open` package by default (lazily imported); never used on win32. */
   openUrl?: (href: string) => Promise<void>;
+  /** The platform (injected for tests); process.platform by default. */
+  platform?: NodeJS.Platform;
 }
 
 function waitForSpawn(child: ChildProcess): Promise<void> {
@@ -100,7 +116,8 @@ export function createBrowserOpener(opts: BrowserOpenerOptions): (url: string) =
     opts.log.say(`Open this URL in your browser to sign in:\n\n  ${href}\n`);
     if (opts.noBrowser) return;
     const browserEnv = opts.env.BROWSER;
-    const argv = browserEnv ? browserArgv(browserEnv, href) : undefined;
+    let argv = browserEnv ? browserArgv(browserEnv, href) : undefined;
+    if (!argv && (opts.platform ?? process.platform) === 'win32') argv = windowsOpenArgv(href, opts.env);
     if (argv) {
       const [command, ...args] = argv as [string, ...string[]];
       const child = spawn(command, args, { detached: true, stdio: 'ignore', shell: false, windowsHide: true });

@@ -2,15 +2,16 @@ import * as client from 'openid-client';
 import type { Deps } from '../deps.js';
 import { AuthRefusedError, UnsafeServerError, UsageError } from '../errors.js';
 import type { TokenStore } from '../store/tokenStore.js';
+import { importClientKey, privateKeyJwtSupported } from './clientAssertion.js';
 import type { DiscoveredServer } from './discovery.js';
 import { checkEndpoint } from './endpointPolicy.js';
-import { toAuthError } from './oauthErrors.js';
+import { sanitizeServerText, toAuthError } from './oauthErrors.js';
 import { makeCustomFetch, OAUTH_REQUEST_TIMEOUT_S } from './oidcConfiguration.js';
 import type { AuthOptions } from './options.js';
 import { registrationKey } from './profile.js';
 import type { ClientSource } from './tokenSet.js';
 
-export type TokenEndpointAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post';
+export type TokenEndpointAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
 
 /** The client identity a sign-in uses. */
 export interface ResolvedClient {
@@ -18,6 +19,8 @@ export interface ResolvedClient {
   clientSource: ClientSource;
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
   clientSecret?: string;
+  /** The imported --client-key-file, for private_key_jwt (RFC 7523 §2.2). */
+  clientKey?: client.PrivateKey;
   /** True when it came from the store (so an invalid_client answer may be cured by registering again). */
   reused: boolean;
 }
@@ -69,6 +72,39 @@ export async function dropStoredRegistration(store: TokenStore, reg: { issuer: s
   if (current && current.clientId === reg.clientId) await store.delete(key);
 }
 
+/**
+ * The --client-id client: public, or confidential with a secret (basic or post, as the AS
+ * supports) or with a private key (private_key_jwt, RFC 7523 §2.2).
+ */
+export async function preRegisteredClient(
+  options: Pick<AuthOptions, 'clientId' | 'clientSecret' | 'clientKey'>,
+  metadata: Pick<client.ServerMetadata, 'token_endpoint_auth_methods_supported'>,
+  deps: Pick<Deps, 'log'>,
+): Promise<ResolvedClient> {
+  const clientId = options.clientId!;
+  if (options.clientKey) {
+    if (!privateKeyJwtSupported(metadata.token_endpoint_auth_methods_supported)) {
+      throw new AuthRefusedError(
+        `the authorization server does not list private_key_jwt among its token endpoint auth methods (${(metadata.token_endpoint_auth_methods_supported ?? []).join(', ')}); cannot use --client-key-file`,
+        'unsupported_client_auth',
+      );
+    }
+    const clientKey = await importClientKey(options.clientKey);
+    return { clientId, clientSource: 'pre-registered', tokenEndpointAuthMethod: 'private_key_jwt', clientKey, reused: false };
+  }
+  if (options.clientSecret) {
+    deps.log.redactor.addSecret(options.clientSecret);
+    return {
+      clientId,
+      clientSource: 'pre-registered',
+      tokenEndpointAuthMethod: chooseSecretAuthMethod(metadata.token_endpoint_auth_methods_supported),
+      clientSecret: options.clientSecret,
+      reused: false,
+    };
+  }
+  return { clientId, clientSource: 'pre-registered', tokenEndpointAuthMethod: 'none', reused: false };
+}
+
 /** What resolveClient needs. */
 export interface ResolveClientInput {
   options: AuthOptions;
@@ -89,19 +125,7 @@ export interface ResolveClientInput {
  */
 export async function resolveClient(input: ResolveClientInput): Promise<ResolvedClient> {
   const { options, server, deps } = input;
-  if (options.clientId) {
-    if (options.clientSecret) {
-      deps.log.redactor.addSecret(options.clientSecret);
-      return {
-        clientId: options.clientId,
-        clientSource: 'pre-registered',
-        tokenEndpointAuthMethod: chooseSecretAuthMethod(server.metadata.token_endpoint_auth_methods_supported),
-        clientSecret: options.clientSecret,
-        reused: false,
-      };
-    }
-    return { clientId: options.clientId, clientSource: 'pre-registered', tokenEndpointAuthMethod: 'none', reused: false };
-  }
+  if (options.clientId) return preRegisteredClient(options, server.metadata, deps);
 
   if (options.clientMetadataUrl) {
     if (server.metadata.client_id_metadata_document_supported === true) {
@@ -148,12 +172,27 @@ async function registerDynamically(input: ResolveClientInput): Promise<ResolvedC
     response_types: ['code'],
     token_endpoint_auth_method: 'none',
   };
+  // Given the metadata document URL, dynamicClientRegistration reads that document (again) and
+  // registers at its registration_endpoint. The second read is not vetted by discovery, so only
+  // the two URLs already vetted may be fetched: a document that changed in between cannot send
+  // the registration anywhere else (e.g. to plain http on another host).
+  const vetted = new Set([server.metadataUrl.href, new URL(server.metadata.registration_endpoint).href]);
+  const onlyVetted: typeof globalThis.fetch = (resource, init) => {
+    const href = typeof resource === 'string' ? new URL(resource).href : resource instanceof URL ? resource.href : resource.url;
+    if (!vetted.has(href)) {
+      return Promise.reject(
+        new UnsafeServerError(
+          `the authorization server metadata changed during registration (it now sends the registration to ${sanitizeServerText(href, 200)}); refusing`,
+          'metadata_changed',
+        ),
+      );
+    }
+    return deps.fetch(resource, init);
+  };
   let config: client.Configuration;
   try {
-    // Given the metadata document URL, dynamicClientRegistration reads that document (again) and
-    // registers at its registration_endpoint; the issuer is re-checked below.
     config = await client.dynamicClientRegistration(server.metadataUrl, metadata, client.None(), {
-      [client.customFetch]: makeCustomFetch(deps.fetch, input.signal),
+      [client.customFetch]: makeCustomFetch(onlyVetted, input.signal),
       execute: server.insecure ? [client.allowInsecureRequests] : [],
       timeout: OAUTH_REQUEST_TIMEOUT_S,
     });

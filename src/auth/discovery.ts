@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import { AuthRefusedError, RemoteUnavailableError, UnsafeServerError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { validateBrowserUrl } from './browser.js';
 import { checkEndpoint, needsInsecureRequests } from './endpointPolicy.js';
 import { sanitizeServerText, toAuthError, unexpectedStatus } from './oauthErrors.js';
 import { makeCustomFetch, OAUTH_REQUEST_TIMEOUT_S } from './oidcConfiguration.js';
@@ -224,6 +225,18 @@ function validateServerMetadata(metadata: client.ServerMetadata, from: URL, opts
   }
   if (!metadata.authorization_endpoint || !metadata.token_endpoint) {
     throw new UnsafeServerError(`authorization server ${opts.issuer} does not advertise an authorization_endpoint and a token_endpoint`, 'bad_server_metadata');
+  }
+  // The authorization endpoint is the URL we hand to a browser. Vet its text as the server wrote
+  // it, before registering or listening: building the request re-serialises the query, which
+  // would percent-encode shell syntax into something that looks harmless. An honest server
+  // publishes no quotes, `$`, backticks or whitespace there.
+  try {
+    validateBrowserUrl(metadata.authorization_endpoint, { allowHttp: opts.allowHttp });
+  } catch (err) {
+    throw new UnsafeServerError(
+      `authorization server ${opts.issuer} publishes an authorization_endpoint that cannot be opened safely (${(err as Error).message}); refusing to sign in`,
+      'unsafe_browser_url',
+    );
   }
   // MCP authorization spec, "Authorization Code Protection": PKCE with S256 is mandatory, and
   // support must be confirmed from the metadata before proceeding.

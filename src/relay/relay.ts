@@ -134,7 +134,8 @@ export class Relay {
 
   /** Turn a forwarding failure into the JSON-RPC error the IDE is waiting for. */
   private async answerFailure(id: JsonRpcId, method: string, err: unknown, isInitialize: boolean): Promise<void> {
-    const message = messageOf(err);
+    // The IDE logs what it reads: an error text that quotes a server's words is masked like a log line.
+    const message = this.opts.log.redactor.redact(messageOf(err));
     if (this.cancelled.has(id)) {
       // The IDE cancelled it and expects no answer (MCP cancellation); the gateway dropped it.
       this.opts.log.debug(`${method} ${JSON.stringify(id)} was cancelled: ${message}`);

@@ -87,7 +87,7 @@ export class LegacySseTransport implements RemoteTransport {
       break;
     }
     if (res.status !== 200 || !(first(res.headers['content-type']) ?? '').startsWith('text/event-stream')) {
-      throw await httpStatusError(res, this.ctx.url);
+      throw await httpStatusError(res, this.ctx.url, this.ctx.log.redactor);
     }
     const endpoint = new Promise<URL>((resolve, reject) => {
       const timer = setTimeout(() => reject(new RemoteUnavailableError('the SSE gateway sent no endpoint event', { code: 'no_endpoint' })), ENDPOINT_WAIT_MS);
@@ -160,7 +160,7 @@ export class LegacySseTransport implements RemoteTransport {
         await this.ctx.auth.handleChallenge({ status: res.status, wwwAuthenticate: first(res.headers['www-authenticate']) }, ++authAttempt, this.abort.signal);
         continue;
       }
-      if (res.status < 200 || res.status >= 300) throw await httpStatusError(res, url);
+      if (res.status < 200 || res.status >= 300) throw await httpStatusError(res, url, this.ctx.log.redactor);
       discard(res.body);
       return;
     }

@@ -1,4 +1,5 @@
 import { RemoteUnavailableError } from '../errors.js';
+import { redactShapes, type Redactor } from '../log/redact.js';
 import { readText, type HttpResponse } from './httpClient.js';
 
 /** 401, or 403 with error="insufficient_scope" (step-up), are for the sign-in machinery. */
@@ -40,11 +41,17 @@ export function describeNetworkError(err: unknown, url: URL): RemoteUnavailableE
   return out;
 }
 
-/** A non-2xx answer that is not about auth, with a short excerpt of the body (never headers). */
-export async function httpStatusError(res: HttpResponse, url: URL): Promise<RemoteUnavailableError> {
+/**
+ * A non-2xx answer that is not about auth, with a short excerpt of the body (never headers).
+ * The excerpt is masked with the run's redactor: the message also goes to the IDE as a JSON-RPC
+ * error (stdout, which IDEs log), and a gateway or proxy may echo the request's credentials back.
+ */
+export async function httpStatusError(res: HttpResponse, url: URL, redactor?: Pick<Redactor, 'redact'>): Promise<RemoteUnavailableError> {
   let excerpt = '';
   try {
-    excerpt = (await readText(res.body, 64 * 1024)).slice(0, 300).replace(/\s+/g, ' ').trim();
+    // Mask before cutting: a secret straddling the cut would otherwise leave its first characters.
+    const text = await readText(res.body, 64 * 1024);
+    excerpt = (redactor ? redactor.redact(text) : redactShapes(text)).slice(0, 300).replace(/\s+/g, ' ').trim();
   } catch {
     // the body is only a hint
   }

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { browserArgv, createBrowserOpener, validateBrowserUrl } from '../../src/auth/browser.js';
+import { browserArgv, createBrowserOpener, validateBrowserUrl, windowsOpenArgv } from '../../src/auth/browser.js';
 import { UnsafeServerError } from '../../src/errors.js';
 import { Logger } from '../../src/log/logger.js';
 
@@ -122,5 +122,56 @@ describe('createBrowserOpener', () => {
     const { log } = logger();
     const open = createBrowserOpener({ env: { BROWSER: 'missing' }, log, spawn: () => fakeChild('error') });
     await expect(open(GOOD)).rejects.toThrow('ENOENT');
+  });
+});
+
+describe('opening on Windows (no PowerShell, no cmd.exe)', () => {
+  const quiet = () => new Logger({ sink: { write: () => undefined } });
+
+  it('spawns rundll32 url.dll,FileProtocolHandler by absolute path with the URL as one argument', async () => {
+    const calls: { command: string; args: readonly string[]; options: SpawnOptions }[] = [];
+    const viaOpenPackage: string[] = [];
+    const open = createBrowserOpener({
+      env: { SystemRoot: 'C:\\Windows' },
+      log: quiet(),
+      platform: 'win32',
+      spawn: (command, args, options) => {
+        calls.push({ command, args, options });
+        return fakeChild('spawn');
+      },
+      openUrl: async (href) => void viaOpenPackage.push(href),
+    });
+    await open(GOOD);
+    expect(viaOpenPackage).toEqual([]); // the `open` package would run PowerShell with the URL in a string
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.command).toBe('C:\\Windows\\System32\\rundll32.exe');
+    expect(calls[0]!.args).toEqual(['url.dll,FileProtocolHandler', GOOD]);
+    expect(calls[0]!.options).toMatchObject({ shell: false, detached: true, stdio: 'ignore' });
+    expect(calls[0]!.options.windowsVerbatimArguments).toBeFalsy();
+  });
+
+  it('builds the argv from SystemRoot, falling back to windir and C:\\Windows', () => {
+    expect(windowsOpenArgv(GOOD, { SystemRoot: 'D:\\Win' })).toEqual(['D:\\Win\\System32\\rundll32.exe', 'url.dll,FileProtocolHandler', GOOD]);
+    expect(windowsOpenArgv(GOOD, { windir: 'E:\\W' })[0]).toBe('E:\\W\\System32\\rundll32.exe');
+    expect(windowsOpenArgv(GOOD, {})[0]).toBe('C:\\Windows\\System32\\rundll32.exe');
+  });
+
+  it('still prefers $BROWSER, and still refuses a hostile URL before spawning', async () => {
+    const calls: string[][] = [];
+    const open = createBrowserOpener({
+      env: { BROWSER: 'firefox.exe', SystemRoot: 'C:\\Windows' },
+      log: quiet(),
+      platform: 'win32',
+      spawn: (command, args) => {
+        calls.push([command, ...args]);
+        return fakeChild('spawn');
+      },
+    });
+    await open(GOOD);
+    expect(calls).toEqual([['firefox.exe', GOOD]]);
+    for (const raw of ['https://as.example.com/?q=$(calc)', 'https://as.example.com/?q=`calc`', 'https://as.example.com/?q="&calc&"', '-https://x']) {
+      await expect(open(raw)).rejects.toThrow(UnsafeServerError);
+    }
+    expect(calls).toHaveLength(1);
   });
 });
