@@ -24,6 +24,11 @@ export interface Deps {
   fetch: typeof globalThis.fetch;
   /** Opens a URL in the user's browser; the URL has already been validated. */
   openBrowser(url: string): Promise<void>;
+  /** The user's home directory (IDE config files live under it). */
+  homeDir: string;
+  /** The working directory (workspace-level IDE config files live under it). */
+  cwd: string;
+  platform: NodeJS.Platform;
   /** Subscribe to SIGINT/SIGTERM (and stdout closing); returns an unsubscribe function. */
   onShutdownSignal(handler: (signal: string) => void): () => void;
 }

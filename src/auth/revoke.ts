@@ -1,11 +1,12 @@
 import * as client from 'openid-client';
 import type { Deps } from '../deps.js';
 import type { TokenStore } from '../store/tokenStore.js';
+import { clientKeyFor } from './clientAssertion.js';
 import { loadStoredRegistration } from './clientRegistration.js';
 import { checkEndpoint, needsInsecureRequests } from './endpointPolicy.js';
 import { oauthErrorCode, sanitizeServerText, toAuthError } from './oauthErrors.js';
 import { buildConfiguration, clientAuthFor } from './oidcConfiguration.js';
-import { DEFAULT_CALLBACK_HOST } from './options.js';
+import { DEFAULT_CALLBACK_HOST, type ClientKeyMaterial } from './options.js';
 import type { StoredSession } from './tokenSet.js';
 
 /** Which token a revocation request was about (RFC 7009 §2.1 token_type_hint values). */
@@ -32,6 +33,8 @@ export interface RevokeInput {
   store: TokenStore;
   /** The secret of a pre-registered confidential client (--client-secret-env). */
   clientSecret?: string;
+  /** The private key of a private_key_jwt client (--client-key-file). */
+  clientKey?: ClientKeyMaterial;
   /** Callback host whose stored registration the session's client came from. */
   callbackHost?: 'localhost' | '127.0.0.1';
   allowHttp?: boolean;
@@ -57,12 +60,15 @@ export async function revokeSessionTokens(input: RevokeInput): Promise<Revocatio
   try {
     const endpoint = checkEndpoint(session.revocationEndpoint, 'revocation_endpoint', { allowHttp: input.allowHttp });
     const method = session.tokenEndpointAuthMethod ?? 'none';
-    const secret = method === 'none' ? undefined : await clientSecret(input);
+    const secret =
+      method === 'none' ? undefined : method === 'private_key_jwt' ? await clientKeyFor(input.clientKey) : await clientSecret(input);
     if (method !== 'none' && secret === undefined) {
       const why =
-        session.clientSource === 'pre-registered'
-          ? 'pass the client secret with --client-secret-env, as at sign-in'
-          : 'its stored client registration (with the secret) is gone';
+        method === 'private_key_jwt'
+          ? 'pass its private key with --client-key-file, as at sign-in'
+          : session.clientSource === 'pre-registered'
+            ? 'pass the client secret with --client-secret-env, as at sign-in'
+            : 'its stored client registration (with the secret) is gone';
       return tokens.map(([token]) => ({ token, outcome: 'failed', detail: `the client authenticates with a secret: ${why}` }));
     }
     config = buildConfiguration({
@@ -100,7 +106,8 @@ export async function revokeSessionTokens(input: RevokeInput): Promise<Revocatio
 
 async function clientSecret(input: RevokeInput): Promise<string | undefined> {
   const { session } = input;
-  if (session.clientSource === 'pre-registered') return input.clientSecret;
+  // A client-credentials session keeps the secret it was given at login (see tokenSet.ts).
+  if (session.clientSource === 'pre-registered') return input.clientSecret ?? session.clientSecret;
   const reg = await loadStoredRegistration(input.store, session.issuer, input.callbackHost ?? DEFAULT_CALLBACK_HOST);
   const secret = reg && reg.clientId === session.clientId ? reg.clientSecret : undefined;
   input.deps.log.redactor.addSecret(secret);

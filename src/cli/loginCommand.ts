@@ -25,7 +25,9 @@ interface Spinner {
 }
 
 async function makeSpinner(deps: Deps): Promise<Spinner> {
-  if (!deps.stderrIsTTY) {
+  // ora loops forever clearing lines on a terminal that reports 0 columns (a bare pty): no spinner there.
+  const columns = (deps.stderr as { columns?: number }).columns ?? 0;
+  if (!deps.stderrIsTTY || !(columns > 0)) {
     return { start: () => undefined, stop: () => undefined, sink: deps.stderr };
   }
   const { default: ora } = await import('ora');
@@ -67,7 +69,13 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<number> 
       log.say(`Already signed in to ${held.server}; use --force to sign in again.`);
       result = held;
     } else {
-      spinner.start('Waiting for the sign-in to finish in the browser (Ctrl-C to cancel)…');
+      spinner.start(
+        opts.auth.grant === 'client-credentials'
+          ? 'Requesting a token…'
+          : opts.auth.grant === 'device'
+            ? 'Waiting for the code to be confirmed in a browser (Ctrl-C to cancel)…'
+            : 'Waiting for the sign-in to finish in the browser (Ctrl-C to cancel)…',
+      );
       try {
         result = await session.signIn({ force: opts.force, signal: cancel.signal });
       } finally {

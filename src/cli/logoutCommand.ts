@@ -32,7 +32,7 @@ export async function runLogout(opts: LogoutOptions, deps: Deps): Promise<number
   const removed = await withProfileLock(session.key, deps, () => store.delete(session.key));
   if (removed) {
     deps.log.say(`✓ Signed out of ${server} (removed from ${store.location}).`);
-    deps.log.say(`  The tokens stay valid at the identity provider until they expire; \`mcp-keybridge revoke ${server}\` ends them there.`);
+    deps.log.say('  The tokens stay valid at the identity provider until they expire. Next time, `mcp-keybridge revoke <url>` instead of logout also ends them there.');
   } else {
     deps.log.say(`Not signed in to ${server} (${store.location}); nothing to remove.`);
   }
@@ -55,7 +55,8 @@ Examples:
   $ mcp-keybridge logout https://gateway.example.com/mcp --client-id my-app   # the profile signed in with --client-id
 
 logout only forgets the tokens here; they stay valid at the identity provider until they expire.
-To end the session at the identity provider as well, use \`mcp-keybridge revoke <url>\`.`,
+To end the session at the identity provider as well, use \`mcp-keybridge revoke <url>\` instead:
+it revokes the tokens there and then removes them here, like logout.`,
   );
   cmd.action(async (url: string, raw: RawProfileFlags) => {
     const serverUrl = parseServerUrl(url, { allowHttp: raw.allowHttp === true });

@@ -1,5 +1,7 @@
 import { Command, Option } from 'commander';
-import { DEFAULT_AUTH_TIMEOUT_MS, validateAuthorizeParams, type AuthOptions } from '../auth/options.js';
+import { readFileSync } from 'node:fs';
+import { isLoopbackHost } from '../auth/endpointPolicy.js';
+import { DEFAULT_AUTH_TIMEOUT_MS, validateAuthorizeParams, type AuthOptions, type ClientKeyMaterial, type GrantKind } from '../auth/options.js';
 import { UsageError } from '../errors.js';
 import type { StoreKind } from '../store/tokenStore.js';
 
@@ -23,6 +25,14 @@ export function addProfileOptions(cmd: Command): Command {
     .addOption(new Option('--callback-host <host>', 'host name in the redirect URI').choices(['127.0.0.1', 'localhost']))
     .option('--auth-timeout <seconds>', 'how long to wait for the browser sign-in', String(DEFAULT_AUTH_TIMEOUT_MS / 1000))
     .option('--no-browser', 'print the sign-in URL instead of opening a browser')
+    .option('--use-id-token', 'send the OIDC ID token as the bearer instead of the access token (AgentCore with Cognito); requests openid')
+    .addOption(
+      new Option('--grant <kind>', 'how to get tokens: browser sign-in, device code (RFC 8628), or client credentials (machine access, no user)')
+        .choices(['authorization-code', 'device', 'client-credentials'])
+        .default('authorization-code'),
+    )
+    .option('--token-endpoint <url>', 'token endpoint for --grant client-credentials at a server without discovery metadata (https or loopback)')
+    .option('--client-key-file <file>', 'private key (PEM or JWK) for private_key_jwt client authentication (RFC 7523), instead of a secret')
     .addOption(
       new Option('--token-store <kind>', 'where tokens live; file is a 0600 plaintext file (explicit opt-in)')
         .choices(['keychain', 'file', 'memory'])
@@ -45,6 +55,10 @@ export interface RawProfileFlags {
   browser: boolean;
   tokenStore: StoreKind;
   allowHttp?: boolean;
+  useIdToken?: boolean;
+  grant?: GrantKind;
+  tokenEndpoint?: string;
+  clientKeyFile?: string;
 }
 
 /** Validate the profile flags once into typed AuthOptions plus the chosen store. */
@@ -89,6 +103,14 @@ export function toAuthOptions(
       throw new UsageError('--resource must be an absolute URI');
     }
   }
+  const grant = flags.grant ?? 'authorization-code';
+  const clientKey = flags.clientKeyFile === undefined ? undefined : readClientKeyFile(flags.clientKeyFile, flags.clientId);
+  const tokenEndpoint = flags.tokenEndpoint === undefined ? undefined : checkTokenEndpointFlag(flags.tokenEndpoint, grant);
+  if (clientKey && clientSecret) throw new UsageError('--client-key-file and --client-secret-env are two ways to authenticate the client; pass one');
+  if (grant === 'client-credentials') {
+    if (!flags.clientId) throw new UsageError('--grant client-credentials needs --client-id (a confidential client registered for machine access)');
+    if (flags.useIdToken) throw new UsageError('--use-id-token needs a user sign-in; client credentials carry no ID token');
+  }
   return {
     storeKind: flags.tokenStore,
     auth: {
@@ -107,6 +129,35 @@ export function toAuthOptions(
       noBrowser: flags.browser === false,
       allowHttp: flags.allowHttp === true,
       interactive,
+      useIdToken: flags.useIdToken === true,
+      grant,
+      tokenEndpoint,
+      clientKey,
     },
   };
+}
+
+/** Read --client-key-file at the CLI edge (its format is checked when the key is imported). */
+function readClientKeyFile(file: string, clientId: string | undefined): ClientKeyMaterial {
+  if (!clientId) throw new UsageError('--client-key-file needs --client-id (the client whose public key the server knows)');
+  try {
+    return { text: readFileSync(file, 'utf8'), source: file };
+  } catch (err) {
+    throw new UsageError(`--client-key-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** --token-endpoint: only for client credentials, and only https (or http on a loopback host). */
+function checkTokenEndpointFlag(raw: string, grant: GrantKind): string {
+  if (grant !== 'client-credentials') throw new UsageError('--token-endpoint is only used with --grant client-credentials');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError('--token-endpoint must be an absolute https URL');
+  }
+  const loopbackHttp = url.protocol === 'http:' && isLoopbackHost(url.hostname);
+  if (url.protocol !== 'https:' && !loopbackHttp) throw new UsageError('--token-endpoint must be an https URL (plain http only on a loopback host)');
+  if (url.username || url.password || url.hash) throw new UsageError('--token-endpoint must not carry credentials or a fragment');
+  return url.href;
 }

@@ -1,6 +1,14 @@
 import { Command } from 'commander';
 import type { Deps } from '../deps.js';
+import { cacheCommand } from './cacheCommand.js';
+import { configCommand } from './configCommand.js';
+import { doctorCommand } from './doctorCommand.js';
+import { loginCommand } from './loginCommand.js';
+import { logoutCommand } from './logoutCommand.js';
+import { revokeCommand } from './revokeCommand.js';
 import { addBridgeOptions, runBridgeCommand } from './serveCommand.js';
+import { statusCommand } from './statusCommand.js';
+import { tokenCommand } from './tokenCommand.js';
 
 const VERSION = '0.1.0';
 
@@ -33,5 +41,16 @@ export function buildProgram(deps: Deps, setExitCode: (code: number) => void): C
     setExitCode(await runBridgeCommand(url, opts, deps));
   });
   program.addCommand(serve);
+
+  for (const make of [loginCommand, logoutCommand, revokeCommand, statusCommand, tokenCommand, cacheCommand, configCommand, doctorCommand]) {
+    program.addCommand(inherit(make(deps, setExitCode), program));
+  }
   return program;
+}
+
+/** Give a command (and its subcommands) the program's exit override and output settings. */
+function inherit(cmd: Command, parent: Command): Command {
+  cmd.copyInheritedSettings(parent);
+  for (const sub of cmd.commands) inherit(sub, cmd);
+  return cmd;
 }

@@ -53,6 +53,7 @@ export async function runRevoke(opts: RevokeOptions, deps: Deps): Promise<number
           session: stored,
           store,
           clientSecret: opts.auth.clientSecret,
+          clientKey: opts.auth.clientKey,
           callbackHost: opts.auth.callbackHost,
           allowHttp: opts.auth.allowHttp,
           deps: { fetch: fetchFn, log: deps.log },

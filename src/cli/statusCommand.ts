@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { canonicalServerUrl, isSessionKey, profileKey } from '../auth/profile.js';
+import { canonicalServerUrl, isSessionKey, profileKeyFor } from '../auth/profile.js';
 import { isExpired, parseStoredSession, type ClientSource, type StoredSession } from '../auth/tokenSet.js';
 import type { Deps } from '../deps.js';
 import { AuthRequiredError, KeybridgeError } from '../errors.js';
@@ -7,6 +7,7 @@ import type { StoreKind, TokenStore } from '../store/tokenStore.js';
 import { addProfileOptions, toAuthOptions, type RawProfileFlags } from './profileOptions.js';
 import { parseServerUrl } from './serverUrl.js';
 import { openTokenStore } from './sessionFactory.js';
+import { profileFlagArgs, shellWord } from './tokenCommand.js';
 
 /** `status --json` document version; bump only on an incompatible change. */
 export const STATUS_JSON_VERSION = 1;
@@ -19,6 +20,10 @@ export interface SessionStatus {
   issuer: string;
   clientId: string;
   clientSource: ClientSource;
+  /** How the tokens were obtained; client_credentials is machine access (no user). */
+  grant: NonNullable<StoredSession['grant']>;
+  /** Which token goes to the gateway. */
+  bearer: 'access_token' | 'id_token';
   subject: string | null;
   email: string | null;
   name: string | null;
@@ -49,6 +54,8 @@ export interface StatusOptions {
   key?: string;
   storeKind: StoreKind;
   json: boolean;
+  /** The login command to suggest for opts.server, with the profile flags given. */
+  loginHint?: string;
 }
 
 const SOURCE_TEXT: Record<ClientSource, string> = {
@@ -85,6 +92,8 @@ export function sessionStatus(key: string, s: StoredSession, store: TokenStore, 
     issuer: s.issuer,
     clientId: s.clientId,
     clientSource: s.clientSource,
+    grant: s.grant ?? 'authorization_code',
+    bearer: s.bearer === 'id_token' ? 'id_token' : 'access_token',
     subject: s.subject ?? null,
     email: s.email ?? null,
     name: s.name ?? null,
@@ -101,15 +110,22 @@ export function sessionStatus(key: string, s: StoredSession, store: TokenStore, 
 /** Who a session belongs to, for people: "alice (alice@example.test, Alice)". */
 export function describeAccount(s: Pick<SessionStatus, 'subject' | 'email' | 'name'>): string {
   const extras = [s.email, s.name].filter((v): v is string => Boolean(v) && v !== s.subject);
-  if (!s.subject && extras.length === 0) return 'account not disclosed (no ID token; add openid to --scope to see it)';
+  if (!s.subject && extras.length === 0) return '';
   return s.subject ? `${s.subject}${extras.length ? ` (${extras.join(', ')})` : ''}` : extras.join(', ');
 }
 
 /** The lines `status` and `login` print about a session (no token values). */
 export function sessionLines(st: SessionStatus, now: number): string[] {
   const mark = st.state === 'expired' ? '✗' : '✓';
+  const tokenName = st.bearer === 'id_token' ? 'ID token (sent as the bearer)' : 'Access token';
   const headline =
-    st.state === 'expired' ? 'Signed in, but the access token has expired and no refresh token is held' : `Signed in as ${describeAccount(st)}`;
+    st.state === 'expired'
+      ? `Signed in, but the ${st.bearer === 'id_token' ? 'ID' : 'access'} token has expired and no refresh token is held`
+      : st.grant === 'client_credentials'
+        ? 'Machine access (client credentials; no user)'
+        : describeAccount(st)
+          ? `Signed in as ${describeAccount(st)}`
+          : 'Signed in (account not disclosed: no ID token was issued; include openid in --scope to see it)';
   const expiresAt = st.accessTokenExpiresAt === null ? undefined : Date.parse(st.accessTokenExpiresAt);
   const tokenText = st.state === 'refreshable' ? `${describeExpiry(expiresAt, now)}; will be refreshed on next use` : describeExpiry(expiresAt, now);
   const lines = [
@@ -118,11 +134,12 @@ export function sessionLines(st: SessionStatus, now: number): string[] {
     `  - Issuer: ${st.issuer}`,
     `  - Client: ${st.clientId} (${SOURCE_TEXT[st.clientSource]})`,
     `  - Scopes: ${st.scopes.length ? st.scopes.join(' ') : '(none recorded)'}`,
-    `  - Access token: ${tokenText}`,
+    `  - ${tokenName}: ${tokenText}`,
     `  - Refresh token: ${st.hasRefreshToken ? 'held' : 'none'}`,
     `  - Stored in: ${st.store.location}`,
   ];
   if (st.resource && st.resource !== st.server) lines.splice(2, 0, `  - Resource: ${st.resource}`);
+  if (st.grant !== 'authorization_code') lines.splice(2, 0, `  - Grant: ${st.grant.replace(/_/g, ' ')}`);
   return lines;
 }
 
@@ -164,7 +181,7 @@ export async function runStatus(opts: StatusOptions, deps: Deps): Promise<number
   }
   if (doc.sessions.length === 0) {
     const where = opts.server ?? 'any gateway';
-    const hint = opts.server ? `run \`mcp-keybridge login ${opts.server}\`` : 'run `mcp-keybridge login <url>`';
+    const hint = opts.server ? `run \`${opts.loginHint ?? `mcp-keybridge login ${opts.server}`}\`` : 'run `mcp-keybridge login <url>`';
     if (opts.server) {
       if (!opts.json) throw new AuthRequiredError(`not signed in to ${where} (${store.location}); ${hint}`, 'not_signed_in');
       deps.log.error(`not signed in to ${where}; ${hint}`);
@@ -203,10 +220,9 @@ Exit status: 0 ok; 1 an entry could not be read; 4 a URL was given and no sessio
       const serverUrl = parseServerUrl(url, { allowHttp: raw.allowHttp === true });
       const { auth } = toAuthOptions(serverUrl, raw, deps.env, false);
       opts.server = canonicalServerUrl(serverUrl);
+      opts.loginHint = ['mcp-keybridge', 'login', url, ...profileFlagArgs(cmd)].map(shellWord).join(' ');
       // Profile flags that change the key narrow the listing to exactly that profile.
-      if (auth.clientId || auth.resource || auth.scope) {
-        opts.key = profileKey({ server: serverUrl, clientId: auth.clientId, resource: auth.resource, scope: auth.scope });
-      }
+      if (auth.clientId || auth.resource || auth.scope || auth.useIdToken || auth.grant === 'client-credentials') opts.key = profileKeyFor(auth);
     }
     setExitCode(await runStatus(opts, deps));
   });

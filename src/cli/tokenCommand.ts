@@ -61,7 +61,20 @@ Treat the output as a password: do not paste it into chats, issues or logs.`,
 
 /** The flags the user gave that select the profile, as argv (for "run this" hints). */
 export function profileFlagArgs(cmd: Command): string[] {
-  const keys = new Set(['clientId', 'clientSecretEnv', 'clientMetadataUrl', 'scope', 'resource', 'tokenStore', 'allowHttp', 'callbackHost']);
+  const keys = new Set([
+    'clientId',
+    'clientSecretEnv',
+    'clientMetadataUrl',
+    'clientKeyFile',
+    'scope',
+    'resource',
+    'tokenStore',
+    'allowHttp',
+    'callbackHost',
+    'grant',
+    'tokenEndpoint',
+    'useIdToken',
+  ]);
   return givenFlagArgs(cmd, (attr) => keys.has(attr));
 }
 
