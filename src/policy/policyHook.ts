@@ -10,7 +10,7 @@ export interface RelayHook {
   /** An IDE → gateway request; a returned error is answered instead of forwarding it. */
   beforeForward(msg: JsonRpcMessage): JsonRpcMessage['error'] | undefined;
   /** A gateway → IDE message; returns the text to write (rewritten when the policy filters it). */
-  beforeDeliver(raw: string, msg?: JsonRpcMessage): string;
+  beforeDeliver(raw: string | Buffer, msg?: JsonRpcMessage): string | Buffer;
   /** The bridge answered a request with an error because it could not be forwarded. */
   onForwardFailed(id: JsonRpcId, message: string): void;
 }
@@ -63,9 +63,9 @@ export class PolicyHook implements RelayHook {
     return undefined;
   }
 
-  beforeDeliver(raw: string, msg?: JsonRpcMessage): string {
+  beforeDeliver(raw: string | Buffer, msg?: JsonRpcMessage): string | Buffer {
     if (this.tracked.size === 0) return raw;
-    const m = msg ?? (JSON.parse(raw) as JsonRpcMessage);
+    const m = msg ?? (JSON.parse(raw.toString()) as JsonRpcMessage);
     if (m.method !== undefined || m.id === undefined || m.id === null) return raw;
     const t = this.tracked.get(m.id);
     if (!t) return raw;
@@ -85,7 +85,7 @@ export class PolicyHook implements RelayHook {
   }
 
   /** Learn every tool's annotations, then drop the refused tools from the list. */
-  private filterList(raw: string, m: JsonRpcMessage): string {
+  private filterList(raw: string | Buffer, m: JsonRpcMessage): string | Buffer {
     const result = m.result as { tools?: { name?: unknown; annotations?: ToolAnnotations }[] } | undefined;
     if (!result || !Array.isArray(result.tools)) return raw;
     for (const tool of result.tools) {

@@ -115,3 +115,42 @@ export function readEnvelope(buf: Buffer): Envelope | undefined {
     return undefined;
   }
 }
+
+/** Below this size a message is simply parsed (which also validates it completely). */
+const SMALL_MESSAGE_BYTES = 64 * 1024;
+
+/** A message from the gateway ready for stdout: one line of bytes, its routing envelope, and the parsed form when it was small. */
+export interface PreparedMessage {
+  bytes: Buffer;
+  env: Envelope;
+  msg?: { method?: unknown; id?: unknown; result?: unknown; error?: unknown };
+}
+
+/**
+ * Turn one JSON-RPC message from the gateway (an SSE event's data or a JSON body) into a single
+ * stdout line. Small messages are parsed; large ones are routed by readEnvelope and forwarded as
+ * the very bytes received. Undefined when it is not a JSON object.
+ */
+export function prepareMessage(data: Buffer): PreparedMessage | undefined {
+  const hasLineBreak = data.includes(0x0a) || data.includes(0x0d);
+  if (data.length > SMALL_MESSAGE_BYTES && !hasLineBreak) {
+    const env = readEnvelope(data);
+    if (env) return { bytes: data, env };
+  }
+  let msg: unknown;
+  try {
+    msg = JSON.parse(data.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) return undefined;
+  const m = msg as PreparedMessage['msg'] & object;
+  const id = m.id;
+  const env: Envelope = {
+    hasMethod: m.method !== undefined,
+    hasId: id !== undefined,
+    id: typeof id === 'string' || typeof id === 'number' || id === null ? id : undefined,
+  };
+  // JSON may carry line breaks between tokens; stdio framing forbids them, so re-serialize then.
+  return { bytes: hasLineBreak ? Buffer.from(JSON.stringify(msg)) : data, env, msg: m };
+}

@@ -1,5 +1,7 @@
 import type { ByteSink } from '../deps.js';
 
+const NEWLINE = Buffer.from('\n');
+
 /**
  * The only writer of stdout in bridge mode: one JSON-RPC message per line, in order, honouring
  * backpressure (the returned promise waits for 'drain' when the pipe is full).
@@ -19,10 +21,17 @@ export class MessageWriter {
     return this.broken;
   }
 
-  /** Write one message (already JSON, single line). */
-  write(json: string): void | Promise<void> {
+  /** Write one message (already JSON, single line): text, or the bytes as received. */
+  write(json: string | Buffer): void | Promise<void> {
     if (this.broken) return;
-    const ok = this.sink.write(json + '\n');
+    let ok: boolean;
+    if (typeof json === 'string') {
+      ok = this.sink.write(json + '\n');
+    } else {
+      // Two writes rather than a concatenated copy of a possibly large message.
+      this.sink.write(json);
+      ok = this.sink.write(NEWLINE);
+    }
     if (ok) return;
     if (!this.drainWaiter) {
       this.drainWaiter = new Promise<void>((resolve) => {

@@ -35,8 +35,8 @@ export interface HttpTimeouts {
 
 export const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 10_000, headersMs: 120_000, bodyIdleMs: 300_000 };
 
-/** Read a whole body as UTF-8 text (for JSON answers; SSE is streamed instead). */
-export async function readText(body: Readable, limitBytes = 512 * 1024 * 1024): Promise<string> {
+/** Read a whole body as bytes (for JSON answers; SSE is streamed instead). */
+export async function readBytes(body: Readable, limitBytes = 512 * 1024 * 1024): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -48,7 +48,12 @@ export async function readText(body: Readable, limitBytes = 512 * 1024 * 1024): 
     }
     chunks.push(buf);
   }
-  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+/** Read a whole body as UTF-8 text. */
+export async function readText(body: Readable, limitBytes = 512 * 1024 * 1024): Promise<string> {
+  return (await readBytes(body, limitBytes)).toString('utf8');
 }
 
 /** Drain and discard a body so the keep-alive socket can be reused. */

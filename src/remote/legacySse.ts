@@ -1,5 +1,6 @@
 import { RemoteUnavailableError } from '../errors.js';
 import type { JsonRpcId, JsonRpcMessage } from '../relay/jsonRpc.js';
+import { prepareMessage } from '../relay/jsonEnvelope.js';
 import { discard, type HttpResponse } from './httpClient.js';
 import { requestFollowingRedirects } from './redirects.js';
 import { describeNetworkError, httpStatusError, isAuthChallenge } from './remoteErrors.js';
@@ -112,7 +113,7 @@ export class LegacySseTransport implements RemoteTransport {
     try {
       await consumeSse(res.body, state, async (ev) => {
         if (ev.event === 'endpoint') {
-          const url = new URL(ev.data.trim(), this.ctx.url);
+          const url = new URL(ev.data.toString('utf8').trim(), this.ctx.url);
           // The POST endpoint must stay on the gateway's origin: credentials go nowhere else.
           if (url.origin !== this.ctx.url.origin) {
             throw new RemoteUnavailableError(`the SSE gateway named a POST endpoint on another origin (${url.origin})`, { code: 'unsafe_endpoint' });
@@ -121,21 +122,18 @@ export class LegacySseTransport implements RemoteTransport {
           return false;
         }
         if (ev.event && ev.event !== 'message') return false;
-        let msg: JsonRpcMessage;
-        try {
-          msg = JSON.parse(ev.data) as JsonRpcMessage;
-        } catch {
-          return false;
-        }
-        const isAnswer = msg.method === undefined && msg.id !== undefined && msg.id !== null;
-        if (isAnswer && msg.id === this.swallowId) {
+        const prepared = prepareMessage(ev.data);
+        if (!prepared) return false;
+        const { env } = prepared;
+        const isAnswer = !env.hasMethod && env.id !== undefined && env.id !== null;
+        if (isAnswer && env.id === this.swallowId) {
           this.swallowId = undefined;
         } else {
-          await this.ctx.deliver(ev.data.indexOf('\n') === -1 ? ev.data : JSON.stringify(msg), msg);
+          await this.ctx.deliver(prepared.bytes, prepared.msg as JsonRpcMessage | undefined);
         }
         if (isAnswer) {
-          const p = this.pending.get(msg.id as JsonRpcId);
-          this.pending.delete(msg.id as JsonRpcId);
+          const p = this.pending.get(env.id as JsonRpcId);
+          this.pending.delete(env.id as JsonRpcId);
           p?.resolve();
         }
         return false;

@@ -13,11 +13,11 @@ export interface Outgoing {
 }
 
 /**
- * Hands a message from the gateway to the IDE side. raw is the message's JSON text when it is
- * already one line (so it is written without re-serializing); msg is set when it was parsed.
+ * Hands a message from the gateway to the IDE side. raw is the message's JSON (text or the bytes
+ * received), always one line, written without re-serializing; msg is set when it was parsed.
  * The returned promise resolves when the sink accepted it (backpressure).
  */
-export type Deliver = (raw: string, msg?: JsonRpcMessage) => void | Promise<void>;
+export type Deliver = (raw: string | Buffer, msg?: JsonRpcMessage) => void | Promise<void>;
 
 export type TransportKind = 'streamable-http' | 'sse';
 export type TransportChoice = TransportKind | 'auto';

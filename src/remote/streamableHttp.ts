@@ -1,6 +1,7 @@
 import { RemoteUnavailableError, KeybridgeError } from '../errors.js';
 import type { JsonRpcId, JsonRpcMessage } from '../relay/jsonRpc.js';
-import { discard, readText, type HttpResponse } from './httpClient.js';
+import { prepareMessage } from '../relay/jsonEnvelope.js';
+import { discard, readBytes, type HttpResponse } from './httpClient.js';
 import { requestFollowingRedirects } from './redirects.js';
 import type { Outgoing, RemoteTransport, TransportContext } from './remoteTransport.js';
 import { consumeSse, type SseState } from './sseStream.js';
@@ -15,6 +16,8 @@ export class StreamableHttpUnsupported extends Error {
 }
 
 const MAX_RESUMES = 5;
+/** Times one request is re-sent after a 404 for its session (re-created meanwhile, by it or a concurrent request). */
+const MAX_SESSION_RETRIES = 2;
 const DEFAULT_RETRY_MS = 1_000;
 const MAX_GET_BACKOFF_MS = 30_000;
 
@@ -33,6 +36,8 @@ export class StreamableHttpTransport implements RemoteTransport {
   private reinitializing?: Promise<void>;
   private initializing?: Promise<void>;
   private getStreamRunning = false;
+  /** The session whose GET stream the gateway accepted: a later 404 for it means the session expired. */
+  private getStreamSession?: string;
   private closed = false;
   private readonly abort = new AbortController();
   /** True once a POST got a real MCP answer: after that 404/405 mean "session gone", not "legacy server". */
@@ -99,11 +104,12 @@ export class StreamableHttpTransport implements RemoteTransport {
     const signal = opts.signal ? AbortSignal.any([this.abort.signal, opts.signal]) : this.abort.signal;
     const idempotent = opts.idempotent ?? true;
     let authAttempt = 0;
-    let reinitDone = false;
+    let sessionRetries = 0;
     let retries = 0;
     for (;;) {
       // Requests that arrive while the session is being re-created wait for the new session.
       if (this.reinitializing && opts.allowReinit) await this.reinitializing;
+      const sentSession = this.sessionId;
       let res: HttpResponse;
       try {
         res = await this.exchange('POST', raw, undefined, signal);
@@ -143,11 +149,12 @@ export class StreamableHttpTransport implements RemoteTransport {
         );
         continue;
       }
-      if (res.status === 404 && this.sessionId && opts.allowReinit && !reinitDone) {
-        // Spec: a 404 for a request carrying a session id means the session expired; start a new one.
+      if (res.status === 404 && sentSession && opts.allowReinit && sessionRetries < MAX_SESSION_RETRIES) {
+        // Spec: a 404 for a request carrying a session id means the session expired; start a new
+        // one — unless a concurrent request (or the GET stream) already did: then just re-send.
         discard(res.body);
-        reinitDone = true;
-        await this.reinitialize();
+        sessionRetries++;
+        if (this.sessionId === sentSession) await this.reinitialize();
         continue;
       }
       if (!this.confirmed && (res.status === 404 || res.status === 405 || res.status === 400) && !this.sessionId) {
@@ -155,7 +162,7 @@ export class StreamableHttpTransport implements RemoteTransport {
         throw new StreamableHttpUnsupported(res.status);
       }
       if (res.status < 200 || res.status >= 300) {
-        throw await httpStatusError(res, this.ctx.url);
+        throw await httpStatusError(res, this.ctx.url, this.ctx.log.redactor);
       }
       this.confirmed = true;
       const sid = headerValue(res.headers['mcp-session-id']);
@@ -173,8 +180,8 @@ export class StreamableHttpTransport implements RemoteTransport {
       if (type.startsWith('text/event-stream')) {
         await this.readResponseStream(res, requestId, opts.swallow === true, signal);
       } else {
-        const text = await readText(res.body);
-        await this.onJsonAnswer(text, requestId, opts.swallow === true);
+        const body = await readBytes(res.body);
+        await this.onJsonAnswer(body, requestId, opts.swallow === true);
       }
       return;
     }
@@ -217,14 +224,18 @@ export class StreamableHttpTransport implements RemoteTransport {
     return h;
   }
 
-  /** A single JSON answer (or batch) to a POSTed request. */
-  private async onJsonAnswer(text: string, requestId: JsonRpcId, swallow: boolean): Promise<void> {
+  /** A single JSON answer to a POSTed request, forwarded as the bytes received when they are one line. */
+  private async onJsonAnswer(body: Buffer, requestId: JsonRpcId, swallow: boolean): Promise<void> {
     const isInit = swallow || this.isInitialize(requestId);
-    if (isInit) this.noteInitializeResult(text);
+    if (isInit) this.noteInitializeResult(body);
     if (swallow) return;
-    // JSON text may legally contain newlines between tokens; stdio framing forbids them.
-    const oneLine = text.indexOf('\n') === -1 && text.indexOf('\r') === -1;
-    await this.ctx.deliver(oneLine ? text.trim() : JSON.stringify(JSON.parse(text)));
+    const prepared = prepareMessage(body);
+    if (!prepared) {
+      throw new RemoteUnavailableError(`the gateway answered request ${JSON.stringify(requestId)} with a body that is not a JSON-RPC message`, {
+        code: 'bad_answer',
+      });
+    }
+    await this.ctx.deliver(prepared.bytes, prepared.msg as JsonRpcMessage | undefined);
   }
 
   private pendingInitId?: JsonRpcId;
@@ -240,9 +251,9 @@ export class StreamableHttpTransport implements RemoteTransport {
     return this.pendingInitId === requestId;
   }
 
-  private noteInitializeResult(text: string): void {
+  private noteInitializeResult(data: Buffer): void {
     try {
-      const parsed = JSON.parse(text) as JsonRpcMessage;
+      const parsed = JSON.parse(data.toString('utf8')) as JsonRpcMessage;
       const version = (parsed.result as { protocolVersion?: unknown } | undefined)?.protocolVersion;
       if (typeof version === 'string') this.protocolVersion = version;
     } catch {
@@ -258,20 +269,15 @@ export class StreamableHttpTransport implements RemoteTransport {
       let answered = false;
       try {
         answered = await consumeSse(res.body, state, async (ev) => {
-          if (!ev.data || (ev.event && ev.event !== 'message')) return false;
-          let msg: JsonRpcMessage;
-          try {
-            msg = JSON.parse(ev.data) as JsonRpcMessage;
-          } catch {
-            this.ctx.log.warn('the gateway sent an SSE event that is not JSON; skipped');
+          if (ev.data.length === 0 || (ev.event && ev.event !== 'message')) return false;
+          const prepared = prepareMessage(ev.data);
+          if (!prepared) {
+            this.ctx.log.warn('the gateway sent an SSE event that is not a JSON object; skipped');
             return false;
           }
-          const isAnswer = msg.method === undefined && msg.id === requestId;
+          const isAnswer = !prepared.env.hasMethod && prepared.env.id === requestId;
           if (isAnswer && (swallow || this.isInitialize(requestId))) this.noteInitializeResult(ev.data);
-          if (!(isAnswer && swallow)) {
-            const oneLine = ev.data.indexOf('\n') === -1;
-            await this.ctx.deliver(oneLine ? ev.data : JSON.stringify(msg), msg);
-          }
+          if (!(isAnswer && swallow)) await this.ctx.deliver(prepared.bytes, prepared.msg as JsonRpcMessage | undefined);
           return isAnswer;
         });
       } catch (err) {
@@ -328,9 +334,18 @@ export class StreamableHttpTransport implements RemoteTransport {
 
   private async runGetStream(): Promise<void> {
     const state: SseState = {};
+    let stateSession = this.sessionId;
     let failures = 0;
     while (!this.closed) {
+      // While the session is being re-created, wait for the new one instead of asking with none.
+      if (this.reinitializing) await this.reinitializing.catch(() => undefined);
+      if (this.closed) return;
       const sessionAtStart = this.sessionId;
+      // Event ids belong to one session's stream: never resume a new session with an old one's id.
+      if (sessionAtStart !== stateSession) {
+        state.lastEventId = undefined;
+        stateSession = sessionAtStart;
+      }
       let res: HttpResponse;
       try {
         res = await this.exchange('GET', undefined, state.lastEventId ? { 'last-event-id': state.lastEventId } : undefined);
@@ -345,6 +360,24 @@ export class StreamableHttpTransport implements RemoteTransport {
         discard(res.body); // the server offers no GET stream: fine
         return;
       }
+      if (res.status === 404 && sessionAtStart === this.getStreamSession && this.initializeRaw) {
+        // The session this stream was open on expired (e.g. the gateway restarted): re-create it
+        // now rather than at the IDE's next request, so server-initiated messages keep arriving.
+        discard(res.body);
+        this.getStreamSession = undefined;
+        try {
+          if (this.sessionId === sessionAtStart) await this.reinitialize();
+        } catch (err) {
+          if (this.closed) return;
+          this.ctx.log.debug(`server stream: could not re-create the session: ${(err as Error).message}`);
+          return; // the next request from the IDE tries again and restarts the stream
+        }
+        continue;
+      }
+      if (res.status === 404 && this.sessionId !== sessionAtStart) {
+        discard(res.body); // a request re-created the session meanwhile: open the stream on the new one
+        continue;
+      }
       if (res.status === 404 || res.status === 401 || res.status === 403) {
         // Session gone or token refused: the next POST re-initializes / signs in and restarts the stream.
         discard(res.body);
@@ -357,16 +390,12 @@ export class StreamableHttpTransport implements RemoteTransport {
         continue;
       }
       failures = 0;
+      this.getStreamSession = sessionAtStart;
       try {
         await consumeSse(res.body, state, async (ev) => {
-          if (!ev.data || (ev.event && ev.event !== 'message')) return false;
-          let msg: JsonRpcMessage;
-          try {
-            msg = JSON.parse(ev.data) as JsonRpcMessage;
-          } catch {
-            return false;
-          }
-          await this.ctx.deliver(ev.data.indexOf('\n') === -1 ? ev.data : JSON.stringify(msg), msg);
+          if (ev.data.length === 0 || (ev.event && ev.event !== 'message')) return false;
+          const prepared = prepareMessage(ev.data);
+          if (prepared) await this.ctx.deliver(prepared.bytes, prepared.msg as JsonRpcMessage | undefined);
           return false;
         });
       } catch (err) {

@@ -1,0 +1,24 @@
+/**
+ * Entry point of the bench's gateway process: the lab gateway on 127.0.0.1 in a process of its own,
+ * so neither the direct client nor the bridge shares an event loop (or a core) with it.
+ * argv[2] is the auth mode (`none` | `static`; the static token comes from LAB_TOKEN).
+ * Prints one JSON line `{"url": ...}` when listening; shuts down when stdin ends or on SIGTERM.
+ */
+import { startGateway, type GatewayAuth } from '../lab/gateway.js';
+
+function authFrom(mode: string | undefined, token: string | undefined): GatewayAuth {
+  if (mode === 'static') {
+    if (!token) throw new Error('static auth needs LAB_TOKEN in the environment');
+    return { mode: 'static', token };
+  }
+  return { mode: 'none' };
+}
+
+const gateway = await startGateway({ auth: authFrom(process.argv[2], process.env.LAB_TOKEN) });
+let closing: Promise<void> | undefined;
+const shutdown = (): Promise<void> => (closing ??= gateway.close());
+process.stdin.on('end', () => void shutdown());
+process.stdin.on('error', () => void shutdown());
+process.stdin.resume();
+process.on('SIGTERM', () => void shutdown());
+process.stdout.write(`${JSON.stringify({ url: gateway.url })}\n`);

@@ -1,0 +1,219 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { blobText } from '../lab/gateway.js';
+import { connectBridge, connectDirect, type BridgeLaunch, type Connection, type Mode } from './connections.js';
+import { withTimeout, type Deadline } from './deadline.js';
+import type { GatewayProcess } from './gatewayProcess.js';
+import type { BenchOptions } from './options.js';
+import { MiB, readCpuMs, readMemory } from './procStatus.js';
+import { percentile } from './stats.js';
+import { blobCall, concurrent, echoCall, rate, sequential, warmUp, type Call } from './workloads.js';
+
+/** What every phase needs. */
+export interface PhaseContext {
+  opts: BenchOptions;
+  deadline: Deadline;
+  gateway: GatewayProcess;
+  launch: BridgeLaunch;
+  directHeaders: Record<string, string>;
+  progress(message: string): void;
+  /** Things that broke (a crash, a corrupted answer): the run exits non-zero. */
+  failures: string[];
+}
+
+/** One repetition of a call workload for one mode. */
+export interface WorkloadRep {
+  p50Ms: number;
+  p99Ms: number;
+  sequentialCps: number;
+  concurrentCps: number;
+  sequentialCalls: number;
+  concurrentCalls: number;
+  /** CPU time per call, µs: the bridge process (bridge mode only), the gateway, and this driver. */
+  bridgeCpuUsPerCall?: number;
+  gatewayCpuUsPerCall: number;
+  driverCpuUsPerCall: number;
+}
+
+export interface RawResults {
+  start: { nodeMs: number[]; bridgeMs: number[]; directConnectMs: number[] };
+  echo: Record<Mode, WorkloadRep[]>;
+  blob: Record<Mode, WorkloadRep[]>;
+  rss: { idleRssMiB: number[]; idleHwmMiB: number[]; burstHwmMiB: number[]; burstSampledMaxMiB: number[]; burstCps: number[] };
+  big: { bridgeIntact: boolean[]; directIntact: boolean[]; idleRssMiB: number[]; peakHwmMiB: number[]; bridgeMs: number[]; directMs: number[] };
+}
+
+export function emptyResults(): RawResults {
+  return {
+    start: { nodeMs: [], bridgeMs: [], directConnectMs: [] },
+    echo: { direct: [], bridge: [] },
+    blob: { direct: [], bridge: [] },
+    rss: { idleRssMiB: [], idleHwmMiB: [], burstHwmMiB: [], burstSampledMaxMiB: [], burstCps: [] },
+    big: { bridgeIntact: [], directIntact: [], idleRssMiB: [], peakHwmMiB: [], bridgeMs: [], directMs: [] },
+  };
+}
+
+const CONNECT_TIMEOUT_MS = 20_000;
+const ECHO_TEXT = 'hello from the keybridge bench';
+
+/** Open a connection of the given mode, bounded by the global deadline. */
+function open(ctx: PhaseContext, mode: Mode): Promise<Connection> {
+  const timeout = ctx.deadline.cap(CONNECT_TIMEOUT_MS);
+  return mode === 'direct' ? connectDirect(ctx.gateway.url, ctx.directHeaders, timeout) : connectBridge(ctx.gateway.url, ctx.launch, timeout);
+}
+
+/** Run `body` on a fresh connection, always closing it; a failure is recorded, not thrown. */
+export async function withConnection(ctx: PhaseContext, mode: Mode, what: string, body: (c: Connection) => Promise<void>): Promise<void> {
+  let conn: Connection | undefined;
+  try {
+    conn = await open(ctx, mode);
+    await body(conn);
+  } catch (err) {
+    const crash = conn?.failure();
+    ctx.failures.push(`${what} (${mode}): ${(err as Error).message}${crash ? ` — ${crash}` : ''}`);
+  } finally {
+    if (conn) {
+      await withTimeout(conn.close(), 10_000, `closing the ${mode} client`).catch((err: unknown) => ctx.failures.push((err as Error).message));
+      const failure = conn.failure();
+      if (failure && !ctx.failures.some((f) => f.includes(failure))) ctx.failures.push(`${what} (${mode}): ${failure}`);
+    }
+  }
+}
+
+/** Wall time of spawning `node -e 0` until it exits: the floor for any Node CLI's start. */
+export async function nodeBaselineMs(deadline: Deadline): Promise<number> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, ['-e', '0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const [code] = (await withTimeout(once(child, 'exit'), deadline.cap(10_000), 'node -e 0')) as [number | null];
+  if (code !== 0) throw new Error(`node -e 0 exited with ${code}`);
+  return performance.now() - t0;
+}
+
+/** Untimed first spawns so the page cache and the gateway's first session do not count. */
+export async function warmStart(ctx: PhaseContext): Promise<void> {
+  await nodeBaselineMs(ctx.deadline);
+  await withConnection(ctx, 'bridge', 'warm-up start', async () => {});
+  await withConnection(ctx, 'direct', 'warm-up start', async () => {});
+}
+
+/**
+ * One repetition of figures 1–4: node baseline, then for each mode (order alternating per rep) a
+ * fresh connection (its connect time is the start figure), the echo workloads, the 1 MiB workloads.
+ */
+export async function runMainRep(ctx: PhaseContext, rep: number, out: RawResults): Promise<void> {
+  const { phases, counts } = ctx.opts;
+  if (phases.has('start')) out.start.nodeMs.push(await nodeBaselineMs(ctx.deadline));
+  const order: Mode[] = rep % 2 === 0 ? ['direct', 'bridge'] : ['bridge', 'direct'];
+  const blob = blobText(counts.blobBytes);
+  for (const mode of order) {
+    if (ctx.deadline.expired) return;
+    await withConnection(ctx, mode, `repetition ${rep + 1}`, async (conn) => {
+      if (phases.has('start')) (mode === 'bridge' ? out.start.bridgeMs : out.start.directConnectMs).push(conn.connectMs);
+      if (phases.has('echo')) {
+        const call = echoCall(conn.client, ECHO_TEXT);
+        await warmUp(call, counts.echoWarmup, ctx.deadline);
+        out.echo[mode].push(await workload(ctx, conn, call, counts.echoSequential, counts.echoConcurrent));
+      }
+      if (phases.has('blob')) {
+        const call = blobCall(conn.client, blob);
+        await warmUp(call, counts.blobWarmup, ctx.deadline);
+        out.blob[mode].push(await workload(ctx, conn, call, counts.blobSequential, counts.blobConcurrent));
+      }
+    });
+  }
+}
+
+async function workload(ctx: PhaseContext, conn: Connection, call: Call, seqCount: number, concCount: number): Promise<WorkloadRep> {
+  const before = await cpuSnapshot(ctx, conn);
+  const seq = await sequential(call, seqCount, ctx.deadline);
+  const conc = await concurrent(call, concCount, ctx.opts.counts.inFlight, ctx.deadline);
+  const after = await cpuSnapshot(ctx, conn);
+  const calls = seq.latenciesMs.length + conc.completed;
+  const perCall = (a: number | undefined, b: number | undefined): number | undefined =>
+    a === undefined || b === undefined || calls === 0 ? undefined : ((b - a) * 1000) / calls;
+  return {
+    p50Ms: percentile(seq.latenciesMs, 0.5),
+    p99Ms: percentile(seq.latenciesMs, 0.99),
+    sequentialCps: rate(seq.latenciesMs.length, seq.elapsedMs),
+    concurrentCps: rate(conc.completed, conc.elapsedMs),
+    sequentialCalls: seq.latenciesMs.length,
+    concurrentCalls: conc.completed,
+    bridgeCpuUsPerCall: perCall(before.bridge, after.bridge),
+    gatewayCpuUsPerCall: perCall(before.gateway, after.gateway) ?? Number.NaN,
+    driverCpuUsPerCall: perCall(before.driver, after.driver) ?? Number.NaN,
+  };
+}
+
+async function cpuSnapshot(ctx: PhaseContext, conn: Connection): Promise<{ bridge?: number; gateway: number; driver: number }> {
+  const usage = process.cpuUsage();
+  return {
+    bridge: conn.pid !== undefined ? await readCpuMs(conn.pid) : undefined,
+    gateway: await readCpuMs(ctx.gateway.pid),
+    driver: (usage.user + usage.system) / 1000,
+  };
+}
+
+/** Figure 5: a fresh bridge's peak RSS after start + one call, then after a burst of 1 MiB answers. */
+export async function runRssRep(ctx: PhaseContext, rep: number, out: RawResults): Promise<void> {
+  const { counts } = ctx.opts;
+  await withConnection(ctx, 'bridge', `RSS repetition ${rep + 1}`, async (conn) => {
+    const pid = conn.pid!;
+    await echoCall(conn.client, ECHO_TEXT)();
+    const idle = await readMemory(pid);
+    const sampler = rssSampler(pid);
+    const burst = await concurrent(blobCall(conn.client, blobText(counts.blobBytes)), counts.burstCalls, counts.inFlight, ctx.deadline);
+    const sampledMax = await sampler.stop();
+    const after = await readMemory(pid);
+    out.rss.idleRssMiB.push(idle.rssBytes / MiB);
+    out.rss.idleHwmMiB.push(idle.hwmBytes / MiB);
+    out.rss.burstHwmMiB.push(after.hwmBytes / MiB);
+    out.rss.burstSampledMaxMiB.push(sampledMax / MiB);
+    out.rss.burstCps.push(rate(burst.completed, burst.elapsedMs));
+  });
+}
+
+/** Poll VmRSS every 20 ms as a cross-check of VmHWM (which is the figure). */
+function rssSampler(pid: number): { stop(): Promise<number> } {
+  let max = 0;
+  let pending: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    pending = readMemory(pid).then(
+      (m) => {
+        max = Math.max(max, m.rssBytes);
+      },
+      () => {},
+    );
+  }, 20);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await pending;
+      return max;
+    },
+  };
+}
+
+/** Figure 6: a 10 MiB answer through a fresh bridge arrives intact, with bounded peak RSS; direct for reference. */
+export async function runBigRep(ctx: PhaseContext, rep: number, out: RawResults): Promise<void> {
+  const expected = blobText(ctx.opts.counts.bigBytes);
+  await withConnection(ctx, 'bridge', `10 MiB repetition ${rep + 1}`, async (conn) => {
+    const pid = conn.pid!;
+    await echoCall(conn.client, ECHO_TEXT)();
+    const idle = await readMemory(pid);
+    const t0 = performance.now();
+    out.big.bridgeIntact.push(false);
+    await blobCall(conn.client, expected)();
+    out.big.bridgeIntact[out.big.bridgeIntact.length - 1] = true;
+    out.big.bridgeMs.push(performance.now() - t0);
+    const peak = await readMemory(pid);
+    out.big.idleRssMiB.push(idle.rssBytes / MiB);
+    out.big.peakHwmMiB.push(peak.hwmBytes / MiB);
+  });
+  await withConnection(ctx, 'direct', `10 MiB repetition ${rep + 1}`, async (conn) => {
+    const t0 = performance.now();
+    out.big.directIntact.push(false);
+    await blobCall(conn.client, expected)();
+    out.big.directIntact[out.big.directIntact.length - 1] = true;
+    out.big.directMs.push(performance.now() - t0);
+  });
+}

@@ -1,0 +1,148 @@
+import type { Counts } from './options.js';
+import type { RawResults, WorkloadRep } from './phases.js';
+import { MiB } from './procStatus.js';
+import { median, round } from './stats.js';
+import type { TokenResults } from './tokenPhase.js';
+
+/** One row of the table: medians of the repetitions, the repetitions, and the verdict. */
+export interface Figure {
+  key: string;
+  label: string;
+  unit: string;
+  /** What the direct column holds when it is not the direct client (e.g. `node -e 0`). */
+  directLabel?: string;
+  direct?: number;
+  bridge?: number;
+  ratio?: number;
+  /** Extra text for the ratio column, e.g. the bridge−direct difference. */
+  note?: string;
+  directReps: number[];
+  bridgeReps: number[];
+  target: string;
+  /** undefined for informational rows. */
+  pass?: boolean;
+}
+
+type Pick = (r: WorkloadRep) => number | undefined;
+const vals = (reps: WorkloadRep[], pick: Pick): number[] => reps.map(pick).filter((v): v is number => v !== undefined);
+
+function pair(key: string, label: string, unit: string, directReps: number[], bridgeReps: number[], target = '', check?: (d: number, b: number) => boolean): Figure {
+  const direct = median(directReps);
+  const bridge = median(bridgeReps);
+  const ratio = bridge / direct;
+  const complete = directReps.length > 0 && bridgeReps.length > 0;
+  return { key, label, unit, direct, bridge, ratio, directReps, bridgeReps, target, pass: check && complete ? check(direct, bridge) : check ? false : undefined };
+}
+
+function bridgeOnly(key: string, label: string, unit: string, bridgeReps: number[], target = '', check?: (b: number) => boolean): Figure {
+  const bridge = median(bridgeReps);
+  return { key, label, unit, bridge, directReps: [], bridgeReps, target, pass: check ? bridgeReps.length > 0 && check(bridge) : undefined };
+}
+
+/** Turn the raw repetitions into the table's figures with the targets of the brief. */
+export function buildFigures(raw: RawResults, counts: Counts, token?: TokenResults): Figure[] {
+  const figs: Figure[] = [];
+  const { start, echo, blob, rss, big } = raw;
+  if (start.bridgeMs.length > 0) {
+    const f = pair('start_ms', 'start → initialize result', 'ms', start.nodeMs, start.bridgeMs, '≤ 200 ms and ≤ 2.5× node -e 0', (n, b) => b <= 200 && b / n <= 2.5);
+    f.directLabel = 'node -e 0';
+    figs.push(f);
+    figs.push(pair('connect_ms', 'connect() → initialized (direct: no spawn)', 'ms', start.directConnectMs, start.bridgeMs));
+  }
+  if (echo.bridge.length > 0 || echo.direct.length > 0) {
+    const p50 = pair('echo_p50_ms', 'echo latency p50', 'ms', vals(echo.direct, (r) => r.p50Ms), vals(echo.bridge, (r) => r.p50Ms), '≤ direct + 0.3 ms', (d, b) => b - d <= 0.3);
+    p50.note = `${signed(p50.bridge! - p50.direct!)} ms`;
+    figs.push(p50);
+    figs.push(pair('echo_p99_ms', 'echo latency p99', 'ms', vals(echo.direct, (r) => r.p99Ms), vals(echo.bridge, (r) => r.p99Ms)));
+    figs.push(pair('echo_seq_cps', 'echo sequential', 'calls/s', vals(echo.direct, (r) => r.sequentialCps), vals(echo.bridge, (r) => r.sequentialCps), '≥ 85% of direct', (d, b) => b / d >= 0.85));
+    figs.push(pair('echo_conc_cps', `echo ${counts.inFlight} in flight`, 'calls/s', vals(echo.direct, (r) => r.concurrentCps), vals(echo.bridge, (r) => r.concurrentCps), '≥ 90% of direct', (d, b) => b / d >= 0.9));
+    figs.push(bridgeOnly('echo_bridge_cpu_us', 'bridge CPU per echo call', 'µs', vals(echo.bridge, (r) => r.bridgeCpuUsPerCall)));
+    figs.push(pair('echo_driver_cpu_us', 'client (driver) CPU per echo call', 'µs', vals(echo.direct, (r) => r.driverCpuUsPerCall), vals(echo.bridge, (r) => r.driverCpuUsPerCall)));
+    figs.push(pair('echo_gateway_cpu_us', 'gateway CPU per echo call', 'µs', vals(echo.direct, (r) => r.gatewayCpuUsPerCall), vals(echo.bridge, (r) => r.gatewayCpuUsPerCall)));
+  }
+  const blobName = sizeName(counts.blobBytes);
+  if (blob.bridge.length > 0 || blob.direct.length > 0) {
+    figs.push(pair('blob_p50_ms', `${blobName} blob latency p50`, 'ms', vals(blob.direct, (r) => r.p50Ms), vals(blob.bridge, (r) => r.p50Ms), '≤ 1.3× direct', (d, b) => b / d <= 1.3));
+    figs.push(pair('blob_p99_ms', `${blobName} blob latency p99`, 'ms', vals(blob.direct, (r) => r.p99Ms), vals(blob.bridge, (r) => r.p99Ms)));
+    figs.push(pair('blob_seq_cps', `${blobName} blob sequential`, 'calls/s', vals(blob.direct, (r) => r.sequentialCps), vals(blob.bridge, (r) => r.sequentialCps), '≥ 75% of direct', (d, b) => b / d >= 0.75));
+    figs.push(pair('blob_conc_cps', `${blobName} blob ${counts.inFlight} in flight`, 'calls/s', vals(blob.direct, (r) => r.concurrentCps), vals(blob.bridge, (r) => r.concurrentCps), '≥ 75% of direct', (d, b) => b / d >= 0.75));
+    figs.push(bridgeOnly('blob_bridge_cpu_us', `bridge CPU per ${blobName} call`, 'µs', vals(blob.bridge, (r) => r.bridgeCpuUsPerCall)));
+  }
+  if (rss.idleHwmMiB.length > 0) {
+    figs.push(bridgeOnly('rss_idle_mib', 'bridge peak RSS after start + 1 call', 'MiB', rss.idleHwmMiB, '≤ 60 MiB', (b) => b <= 60));
+    figs.push(bridgeOnly('rss_burst_mib', `bridge peak RSS after ${counts.burstCalls}×${blobName} (${counts.inFlight} in flight)`, 'MiB', rss.burstHwmMiB, '≤ 90 MiB', (b) => b <= 90));
+  }
+  if (big.bridgeIntact.length > 0) {
+    const limitMiB = (counts.bigBytes * 4) / MiB;
+    const perRepOk = big.peakHwmMiB.map((p, i) => p <= big.idleRssMiB[i]! + limitMiB);
+    const intact = big.bridgeIntact.every(Boolean) && big.directIntact.every(Boolean);
+    const bigName = sizeName(counts.bigBytes);
+    const f = bridgeOnly('big_peak_mib', `${bigName} result: bridge peak RSS`, 'MiB', big.peakHwmMiB, `intact and ≤ idle + 4×${bigName}`);
+    f.pass = intact && perRepOk.length === big.bridgeIntact.length && perRepOk.every(Boolean);
+    f.note = `${intact ? 'intact' : 'NOT INTACT'}; limit ${fmt(median(big.idleRssMiB) + limitMiB)}`;
+    figs.push(f);
+    figs.push(bridgeOnly('big_idle_mib', `${bigName} result: bridge RSS before the call`, 'MiB', big.idleRssMiB));
+    figs.push(pair('big_ms', `${bigName} result: call time`, 'ms', big.directMs, big.bridgeMs));
+  }
+  if (token) {
+    const p50 = pair('token_echo_p50_ms', 'static token: echo p50', 'ms', token.echo.direct.map((r) => r.p50Ms), token.echo.bridge.map((r) => r.p50Ms), '≤ direct + 0.3 ms', (d, b) => b - d <= 0.3);
+    p50.note = `${signed(p50.bridge! - p50.direct!)} ms`;
+    figs.push(p50);
+    figs.push(pair('token_echo_p99_ms', 'static token: echo p99', 'ms', token.echo.direct.map((r) => r.p99Ms), token.echo.bridge.map((r) => r.p99Ms)));
+    figs.push(bridgeOnly('token_start_ms', 'static token: start → initialize result', 'ms', token.bridgeStartMs, '≤ 200 ms', (b) => b <= 200));
+  }
+  return figs;
+}
+
+function sizeName(bytes: number): string {
+  return bytes % MiB === 0 ? `${bytes / MiB} MiB` : `${bytes} B`;
+}
+
+function signed(v: number): string {
+  return `${v >= 0 ? '+' : ''}${fmt(v)}`;
+}
+
+/** A number for the table: 3 significant-ish digits, no exponent. */
+export function fmt(v: number | undefined): string {
+  if (v === undefined || !Number.isFinite(v)) return '—';
+  const a = Math.abs(v);
+  if (a >= 1000) return v.toFixed(0);
+  if (a >= 100) return v.toFixed(1);
+  if (a >= 10) return v.toFixed(2);
+  return v.toFixed(3);
+}
+
+/** The human table: figure | direct | bridge | ratio | target | pass/fail, then the repetitions. */
+export function renderTable(figs: Figure[]): string {
+  const header = ['figure', 'direct', 'bridge', 'ratio', 'target', 'result'];
+  const rows = figs.map((f) => [
+    `${f.label} (${f.unit})`,
+    f.direct === undefined ? '—' : `${fmt(f.direct)}${f.directLabel ? ` (${f.directLabel})` : ''}`,
+    fmt(f.bridge),
+    [f.ratio === undefined || !Number.isFinite(f.ratio) ? '' : `${fmt(f.ratio)}×`, f.note ?? ''].filter(Boolean).join(' ') || '—',
+    f.target || '(info)',
+    f.pass === undefined ? '' : f.pass ? 'pass' : 'FAIL',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  const out = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)];
+  out.push('', 'repetitions (each figure above is the median of these):');
+  for (const f of figs) {
+    const reps = (xs: number[]): string => `[${xs.map((x) => fmt(x)).join(', ')}]`;
+    const direct = f.directReps.length > 0 ? `${f.directLabel ?? 'direct'} ${reps(f.directReps)}  ` : '';
+    out.push(`  ${f.key}: ${direct}bridge ${reps(f.bridgeReps)}`);
+  }
+  return out.join('\n');
+}
+
+/** Figures with rounded numbers for the JSON. */
+export function figuresForJson(figs: Figure[]): Record<string, unknown>[] {
+  return figs.map((f) => ({
+    ...f,
+    direct: f.direct === undefined ? undefined : round(f.direct),
+    bridge: f.bridge === undefined ? undefined : round(f.bridge),
+    ratio: f.ratio === undefined ? undefined : round(f.ratio),
+    directReps: f.directReps.map((v) => round(v)),
+    bridgeReps: f.bridgeReps.map((v) => round(v)),
+  }));
+}

@@ -1,0 +1,92 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Deadline } from './deadline.js';
+
+/** One tool call that resolves when the answer arrived and was checked. */
+export type Call = () => Promise<void>;
+
+const CALL_TIMEOUT_MS = 60_000;
+
+/** Thrown when a relayed answer is not what the gateway sent (the bench exits non-zero). */
+export class IntegrityError extends Error {}
+
+/** A call to `echo` that checks the text came back unchanged. */
+export function echoCall(client: Client, text: string): Call {
+  return async () => {
+    const result = await client.callTool({ name: 'echo', arguments: { text } }, undefined, { timeout: CALL_TIMEOUT_MS });
+    const got = firstText(result);
+    if (got !== text) throw new IntegrityError(`echo answered ${JSON.stringify(got?.slice(0, 80))} instead of ${JSON.stringify(text)}`);
+  };
+}
+
+/** A call to `blob` that checks the length and the content against the gateway's pattern. */
+export function blobCall(client: Client, expected: string): Call {
+  return async () => {
+    const result = await client.callTool({ name: 'blob', arguments: { bytes: expected.length } }, undefined, { timeout: CALL_TIMEOUT_MS });
+    const got = firstText(result);
+    if (got === undefined) throw new IntegrityError('blob answered without text content');
+    if (got.length !== expected.length) throw new IntegrityError(`blob answered ${got.length} characters instead of ${expected.length}`);
+    if (got !== expected) throw new IntegrityError(`blob content differs at offset ${firstDifference(got, expected)}`);
+  };
+}
+
+function firstText(result: unknown): string | undefined {
+  const content = (result as { content?: { type?: string; text?: unknown }[] }).content;
+  const first = Array.isArray(content) ? content[0] : undefined;
+  return first?.type === 'text' && typeof first.text === 'string' ? first.text : undefined;
+}
+
+function firstDifference(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a.charCodeAt(i) !== b.charCodeAt(i)) return i;
+  return n;
+}
+
+/** Run `count` calls one after another (not timed): warm-up. */
+export async function warmUp(call: Call, count: number, deadline: Deadline): Promise<void> {
+  for (let i = 0; i < count && !deadline.expired; i++) await call();
+}
+
+export interface SequentialResult {
+  /** Per-call latency, ms. */
+  latenciesMs: number[];
+  /** Wall time of the whole loop, ms. */
+  elapsedMs: number;
+}
+
+/** `count` calls one after another, each timed; stops early at the deadline. */
+export async function sequential(call: Call, count: number, deadline: Deadline): Promise<SequentialResult> {
+  const latenciesMs: number[] = [];
+  const start = performance.now();
+  for (let i = 0; i < count && !deadline.expired; i++) {
+    const t0 = performance.now();
+    await call();
+    latenciesMs.push(performance.now() - t0);
+  }
+  return { latenciesMs, elapsedMs: performance.now() - start };
+}
+
+export interface ConcurrentResult {
+  completed: number;
+  elapsedMs: number;
+}
+
+/** `total` calls with `inFlight` outstanding at any time; stops issuing new calls at the deadline. */
+export async function concurrent(call: Call, total: number, inFlight: number, deadline: Deadline): Promise<ConcurrentResult> {
+  let issued = 0;
+  let completed = 0;
+  const start = performance.now();
+  const worker = async (): Promise<void> => {
+    while (issued < total && !deadline.expired) {
+      issued++;
+      await call();
+      completed++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, total) }, worker));
+  return { completed, elapsedMs: performance.now() - start };
+}
+
+/** Calls per second; NaN when nothing completed. */
+export function rate(count: number, elapsedMs: number): number {
+  return count > 0 && elapsedMs > 0 ? (count * 1000) / elapsedMs : Number.NaN;
+}
