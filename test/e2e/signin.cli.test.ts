@@ -374,7 +374,8 @@ describe.skipIf(!hasSessionBus)('regression: a session read while another proces
     }
     await writes;
     expect(failures).toEqual([]);
-    expect(seen.length).toBeGreaterThan(WRITES);
-    expect(new Set(seen).size).toBeGreaterThan(1); // the reads did overlap the writes
+    // How many reads fit between the writes depends on the machine's load; what matters is that
+    // they overlapped the writes (saw more than one value) and that none failed.
+    expect(new Set(seen).size).toBeGreaterThan(1);
   });
 });
