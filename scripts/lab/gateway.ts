@@ -34,6 +34,22 @@ export interface GatewayRecord {
   toolCalls: { name: string; args: unknown; subject?: string }[];
   cancellations: { requestId: unknown; reason?: string }[];
   deletedSessions: string[];
+  /** Every JSON-RPC message POSTed to the MCP path (batch items one by one), as it arrived; `fault` when an injected fault answered it. */
+  rpc: { method?: string; id?: unknown; sessionId?: string; fault?: number }[];
+  /** Sessions dropped by expireSessions() (the client was not told). */
+  expiredSessions: string[];
+}
+
+/** A failure the gateway answers instead of serving a POST (see Gateway.injectFaults). */
+export interface GatewayFault {
+  /** HTTP status to answer, e.g. 503, 502, 429. */
+  status: number;
+  /** Retry-After header value (delay-seconds or an HTTP-date). */
+  retryAfter?: string;
+  /** Only a POST carrying this JSON-RPC method consumes the fault (default: the next POST of any kind). */
+  method?: string;
+  /** Response body (default: a small HTML page, as a load balancer would send). */
+  body?: string;
 }
 
 export interface Gateway {
@@ -42,6 +58,15 @@ export interface Gateway {
   port: number;
   record: GatewayRecord;
   setAuth(auth: GatewayAuth): void;
+  /**
+   * Forget every Streamable HTTP session, as a gateway does when sessions time out or it loses its
+   * state: later requests with those session ids get 404 and their streams end. Returns their ids.
+   */
+  expireSessions(): Promise<string[]>;
+  /** Queue faults: each is consumed by the next POST (matching its method, if given) in order, before auth. */
+  injectFaults(faults: GatewayFault[]): void;
+  /** Faults injected but not consumed yet. */
+  pendingFaults(): number;
   /** Closes all sockets promptly, including open SSE streams. */
   close(): Promise<void>;
 }
@@ -103,7 +128,8 @@ interface Session {
 export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> {
   const host = opts.host ?? '127.0.0.1';
   const mcpPath = opts.path ?? '/mcp';
-  const record: GatewayRecord = { requests: [], toolCalls: [], cancellations: [], deletedSessions: [] };
+  const record: GatewayRecord = { requests: [], toolCalls: [], cancellations: [], deletedSessions: [], rpc: [], expiredSessions: [] };
+  const faults: GatewayFault[] = [];
   const streamable = new Map<string, StreamableHTTPServerTransport>();
   const legacy = new Map<string, SSEServerTransport>();
   const live = new Set<Session>();
@@ -165,12 +191,30 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     });
   };
 
+  /** Note the POSTed messages; answer with the first queued fault that matches, if any (true: answered). */
+  const noteAndMaybeFault = (req: IncomingMessage, res: ServerResponse, body: unknown): boolean => {
+    const messages = (Array.isArray(body) ? body : [body]).map((m) => {
+      const o = (m && typeof m === 'object' ? m : {}) as { method?: unknown; id?: unknown };
+      return { method: typeof o.method === 'string' ? o.method : undefined, id: o.id, sessionId: header(req, 'mcp-session-id') } as GatewayRecord['rpc'][number];
+    });
+    const at = faults.findIndex((f) => f.method === undefined || messages.some((m) => m.method === f.method));
+    const fault = at === -1 ? undefined : faults.splice(at, 1)[0];
+    for (const m of messages) record.rpc.push(fault ? { ...m, fault: fault.status } : m);
+    if (!fault) return false;
+    const payload = fault.body ?? `<html><body><h1>${fault.status}</h1><p>injected by the lab gateway</p></body></html>`;
+    const headers: Record<string, string> = { 'Content-Type': 'text/html', 'Content-Length': String(Buffer.byteLength(payload)) };
+    if (fault.retryAfter !== undefined) headers['Retry-After'] = fault.retryAfter;
+    res.writeHead(fault.status, headers).end(payload);
+    return true;
+  };
+
   const handleStreamable = async (req: RequestWithAuth, res: ServerResponse): Promise<void> => {
     let body: unknown;
     if (req.method === 'POST') {
       const parsed = await parseJsonBody(req, res);
       if (!parsed.ok) return;
       body = parsed.body;
+      if (noteAndMaybeFault(req, res, body)) return;
     } else if (req.method !== 'GET' && req.method !== 'DELETE') {
       jsonRpcError(res, 405, -32000, 'Method not allowed', { Allow: 'GET, POST, DELETE' });
       return;
@@ -299,6 +343,19 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     port,
     record,
     setAuth: (auth) => authenticator.set(auth),
+    expireSessions: async () => {
+      const expired = [...streamable.entries()];
+      streamable.clear();
+      for (const [id, transport] of expired) {
+        record.expiredSessions.push(id);
+        await transport.close().catch(() => undefined);
+      }
+      return expired.map(([id]) => id);
+    },
+    injectFaults: (list) => {
+      faults.push(...list);
+    },
+    pendingFaults: () => faults.length,
     close: async () => {
       await Promise.all([...live].map((s) => s.close()));
       await Promise.all([...legacy.values()].map((t) => t.close().catch(() => undefined)));

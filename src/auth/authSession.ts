@@ -5,14 +5,28 @@ import { withLock } from '../store/crossProcessLock.js';
 import type { TokenStore } from '../store/tokenStore.js';
 import { raceAbort } from './abortable.js';
 import type { AuthOptions } from './options.js';
-import { canonicalServerUrl, lockName, profileKey } from './profile.js';
-import { Refresher } from './refreshSingleFlight.js';
-import { performSignIn } from './signInFlow.js';
-import { isExpired, isExpiring, parseStoredSession, registerSessionSecrets, type StoredSession } from './tokenSet.js';
+import { canonicalServerUrl, lockName, profileKeyFor } from './profile.js';
+// Refresh, sign-in, step-up and machine sessions need the OAuth stack (openid-client, oauth4webapi,
+// jose): loaded by import() when first needed, so a bridge with a valid stored token pays only the
+// store read at its first request.
+import type { Refresher } from './refreshSingleFlight.js';
+import { readStoredSession } from './storedSessionReader.js';
+import { bearerToken, isExpired, isExpiring, registerSessionSecrets, type StoredSession } from './tokenSet.js';
 import { parseBearerChallenge, type BearerChallenge } from './wwwAuthenticate.js';
 
 /** Refresh this long before the access token expires, so requests never carry a token about to lapse. */
 export const EXPIRY_SKEW_MS = 60_000;
+
+/**
+ * How long before its expiry a session is refreshed: EXPIRY_SKEW_MS, but at most a third of the
+ * token's lifetime. A token that lives less than the skew would otherwise count as expiring the
+ * moment it is issued, and every request would refresh it again.
+ */
+export function refreshSkewMs(session: Pick<StoredSession, 'expiresAt' | 'obtainedAt'>): number {
+  if (session.expiresAt === undefined) return EXPIRY_SKEW_MS;
+  const lifetime = session.expiresAt - session.obtainedAt;
+  return Math.max(0, Math.min(EXPIRY_SKEW_MS, lifetime / 3));
+}
 /** Extra time to wait for a sibling's sign-in lock beyond that sibling's own sign-in deadline. */
 const SIGNIN_LOCK_SLACK_MS = 30_000;
 
@@ -42,18 +56,14 @@ export interface AuthSessionInput {
 
 /** Create the AuthSession for options.serverUrl (and the profile's client id, resource and scope). */
 export function createAuthSession(input: AuthSessionInput): AuthSession {
+  if (input.options.grant === 'client-credentials') return new LazyMachineSession(input);
   return new DefaultAuthSession(input);
-}
-
-function unionScopes(...scopes: (string | undefined)[]): string | undefined {
-  const set = new Set(scopes.flatMap((s) => (s ?? '').split(/\s+/)).filter(Boolean));
-  return set.size > 0 ? [...set].join(' ') : undefined;
 }
 
 class DefaultAuthSession implements AuthSession {
   readonly key: string;
   private readonly server: string;
-  private readonly refresher: Refresher;
+  private refresherLoad: Promise<Refresher> | undefined;
   /** undefined: not loaded yet; null: loaded, none stored. */
   private cached: StoredSession | null | undefined;
   private loading: Promise<StoredSession | null> | undefined;
@@ -64,8 +74,14 @@ class DefaultAuthSession implements AuthSession {
   constructor(private readonly input: AuthSessionInput) {
     const { options } = input;
     this.server = canonicalServerUrl(options.serverUrl);
-    this.key = profileKey({ server: options.serverUrl, clientId: options.clientId, resource: options.resource, scope: options.scope });
-    this.refresher = new Refresher({ options, deps: input.deps, store: input.store, key: this.key, lockDir: input.lockDir, signal: input.signal });
+    this.key = profileKeyFor(options);
+  }
+
+  /** The one Refresher of this session (single flight), its module loaded on first use. */
+  private refresher(): Promise<Refresher> {
+    const { options, deps, store, lockDir, signal } = this.input;
+    this.refresherLoad ??= import('./refreshSingleFlight.js').then(({ Refresher }) => new Refresher({ options, deps, store, key: this.key, lockDir, signal }));
+    return this.refresherLoad;
   }
 
   async currentSession(): Promise<StoredSession | undefined> {
@@ -76,9 +92,9 @@ class DefaultAuthSession implements AuthSession {
     let session = await this.load();
     if (!session) return undefined;
     const now = this.input.deps.clock.now();
-    if (session.refreshToken && isExpiring(session, now, EXPIRY_SKEW_MS)) {
+    if (session.refreshToken && isExpiring(session, now, refreshSkewMs(session))) {
       try {
-        session = await this.refresher.refresh(session, signal);
+        session = await (await this.refresher()).refresh(session, signal);
         this.cached = session;
       } catch (err) {
         if (err instanceof AuthRequiredError && err.code !== 'auth_cancelled') {
@@ -87,12 +103,14 @@ class DefaultAuthSession implements AuthSession {
           this.cached = null;
           return undefined;
         }
-        // A transient failure (IdP unreachable): a token that has not lapsed yet is still worth sending.
-        if (isExpired(session, this.input.deps.clock.now())) throw err;
-        this.input.deps.log.debug(`token refresh failed, using the current token until it expires: ${err instanceof Error ? err.message : String(err)}`);
+        if (err instanceof AuthRequiredError) throw err; // this request was cancelled
+        // A transient failure (IdP unreachable): keep sending the current token, even past its
+        // expiry by our clock, until the gateway refuses it; the 401 then tries the refresh once
+        // more and reports why it failed. Signing in would need the same identity provider.
+        this.input.deps.log.debug(`token refresh failed, using the current token until the gateway refuses it: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    return `Bearer ${session.accessToken}`;
+    return `Bearer ${bearerToken(session)}`;
   }
 
   async handleChallenge(challenge: Challenge, attempt: number, signal?: AbortSignal): Promise<void> {
@@ -104,6 +122,7 @@ class DefaultAuthSession implements AuthSession {
     }
     // Loop breaker: a token fresh from an interactive sign-in that is still refused will not get better.
     if (attempt >= 2 && held !== undefined && held.accessToken === this.lastSignInToken) {
+      if (insufficientScope) throw (await import('./stepUp.js')).stepUpRefused({ server: this.server, granted: held.scope, demanded: bearer.scope });
       const why = insufficientScope ? `it lacks the scope "${bearer.scope ?? '?'}"` : (bearer.errorDescription ?? bearer.error ?? 'HTTP 401');
       throw new AuthRefusedError(
         `the gateway still refuses the new token from a fresh sign-in (${why}); check that your account may use ${this.server}`,
@@ -116,8 +135,12 @@ class DefaultAuthSession implements AuthSession {
 
     if (insufficientScope) {
       // Step-up (MCP authorization spec, "Scope Challenge Handling"): a refresh cannot widen the grant.
-      const scope = unionScopes(held?.scope, this.input.options.scope, bearer.scope);
-      await this.interactiveSignIn({ challenge: bearer, scopeOverride: scope, force: true, stale: held, signal });
+      const { stepUpFailed, stepUpNotice, stepUpScope } = await import('./stepUp.js');
+      const scope = stepUpScope({ held: held?.scope, option: this.input.options.scope, demanded: bearer.scope });
+      this.input.deps.log.info(stepUpNotice(held?.scope, bearer.scope));
+      await this.interactiveSignIn({ challenge: bearer, scopeOverride: scope, force: true, stale: held, signal }).catch((err: unknown) => {
+        throw stepUpFailed(err, bearer.scope);
+      });
       return;
     }
 
@@ -130,7 +153,7 @@ class DefaultAuthSession implements AuthSession {
       }
       if (held?.refreshToken) {
         try {
-          this.cached = await this.refresher.refresh(held, signal);
+          this.cached = await (await this.refresher()).refresh(held, signal);
           return;
         } catch (err) {
           if (!(err instanceof AuthRequiredError) || err.code === 'auth_cancelled') throw err;
@@ -146,10 +169,10 @@ class DefaultAuthSession implements AuthSession {
     const held = (await this.load()) ?? undefined;
     if (!opts.force && held) {
       const now = this.input.deps.clock.now();
-      if (!isExpiring(held, now, EXPIRY_SKEW_MS)) return held;
+      if (!isExpiring(held, now, refreshSkewMs(held))) return held;
       if (held.refreshToken) {
         try {
-          const refreshed = await this.refresher.refresh(held, opts.signal);
+          const refreshed = await (await this.refresher()).refresh(held, opts.signal);
           this.cached = refreshed;
           return refreshed;
         } catch (err) {
@@ -196,6 +219,7 @@ class DefaultAuthSession implements AuthSession {
             this.adopt(stored);
             return stored;
           }
+          const { performSignIn } = await import('./signInFlow.js');
           const session = await performSignIn({
             options,
             deps,
@@ -225,9 +249,11 @@ class DefaultAuthSession implements AuthSession {
   }
 
   private async readStore(): Promise<StoredSession | undefined> {
-    const session = parseStoredSession(await this.input.store.get(this.key));
+    const session = await readStoredSession(this.input.store, this.key, this.input.deps.log);
     // Defensive: a record under our key for another server is not ours to send anywhere.
     if (session && session.server !== this.server) return undefined;
+    // A machine (client credentials) session is never a user's; their keys differ, this is belt and braces.
+    if (session?.grant === 'client_credentials') return undefined;
     if (session) registerSessionSecrets(this.input.deps.log.redactor, session);
     return session;
   }
@@ -245,5 +271,37 @@ class DefaultAuthSession implements AuthSession {
         });
     }
     return this.loading;
+  }
+}
+
+/** A client-credentials session (src/auth/clientCredentials.ts), its module loaded on first use. */
+class LazyMachineSession implements AuthSession {
+  /** Same key as the machine session's own (profileKeyFor the options). */
+  readonly key: string;
+  private loaded: Promise<AuthSession> | undefined;
+
+  constructor(private readonly input: AuthSessionInput) {
+    this.key = profileKeyFor(input.options);
+  }
+
+  private session(): Promise<AuthSession> {
+    this.loaded ??= import('./clientCredentials.js').then(({ createMachineSession }) => createMachineSession(this.input));
+    return this.loaded;
+  }
+
+  async signIn(opts?: { force?: boolean; signal?: AbortSignal }): Promise<StoredSession> {
+    return (await this.session()).signIn(opts);
+  }
+
+  async currentSession(): Promise<StoredSession | undefined> {
+    return (await this.session()).currentSession();
+  }
+
+  async authorizationHeader(signal?: AbortSignal): Promise<string | undefined> {
+    return (await this.session()).authorizationHeader(signal);
+  }
+
+  async handleChallenge(challenge: Challenge, attempt: number, signal?: AbortSignal): Promise<void> {
+    return (await this.session()).handleChallenge(challenge, attempt, signal);
   }
 }

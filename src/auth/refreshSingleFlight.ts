@@ -4,13 +4,15 @@ import { AuthRequiredError } from '../errors.js';
 import { raceAbort } from './abortable.js';
 import { withLock } from '../store/crossProcessLock.js';
 import type { TokenStore } from '../store/tokenStore.js';
+import { clientKeyFor } from './clientAssertion.js';
 import { dropStoredRegistration, loadStoredRegistration } from './clientRegistration.js';
 import { checkEndpoint, needsInsecureRequests } from './endpointPolicy.js';
 import { oauthErrorCode, toAuthError } from './oauthErrors.js';
 import { buildConfiguration, clientAuthFor } from './oidcConfiguration.js';
 import { DEFAULT_CALLBACK_HOST, type AuthOptions } from './options.js';
 import { lockName } from './profile.js';
-import { parseStoredSession, registerSessionSecrets, sessionFromTokenResponse, type StoredSession } from './tokenSet.js';
+import { readStoredSession } from './storedSessionReader.js';
+import { registerSessionSecrets, sessionFromTokenResponse, type StoredSession } from './tokenSet.js';
 
 /** How long to wait for a sibling process's refresh before giving up. */
 export const REFRESH_LOCK_TIMEOUT_MS = 60_000;
@@ -53,7 +55,7 @@ export class Refresher {
   private async refreshLocked(stale: StoredSession, signal?: AbortSignal): Promise<StoredSession> {
     const { deps, store, key } = this.ctx;
     return withLock(lockName('refresh', key), { dir: this.ctx.lockDir, timeoutMs: REFRESH_LOCK_TIMEOUT_MS, signal, clock: deps.clock }, async () => {
-      const current = parseStoredSession(await store.get(key));
+      const current = await readStoredSession(store, key, deps.log);
       if (!current) {
         throw new AuthRequiredError(`the stored sign-in for ${stale.server} is gone (signed out elsewhere?)`, 'session_missing');
       }
@@ -75,7 +77,8 @@ export class Refresher {
     const { deps, options } = this.ctx;
     const tokenEndpoint = checkEndpoint(current.tokenEndpoint, 'token_endpoint', { allowHttp: options.allowHttp });
     const method = current.tokenEndpointAuthMethod ?? 'none';
-    const secret = method === 'none' ? undefined : await this.clientSecret(current);
+    const secret =
+      method === 'none' ? undefined : method === 'private_key_jwt' ? await clientKeyFor(options.clientKey) : await this.clientSecret(current);
     // The stored endpoints stand in for discovery: a refresh needs no metadata beyond them.
     const metadata: client.ServerMetadata = {
       issuer: current.issuer,
@@ -101,7 +104,13 @@ export class Refresher {
     } catch (err) {
       const code = oauthErrorCode(err);
       if (code === 'invalid_grant' || code === 'invalid_client' || code === 'unauthorized_client') {
-        await this.forget(current, code);
+        const sibling = await this.forget(current, code);
+        if (sibling) {
+          // A sibling signed in while our refresh was refused: its session is the one to use.
+          deps.log.debug('the refresh was refused, but another mcp-keybridge process stored a new session meanwhile; adopting it');
+          registerSessionSecrets(deps.log.redactor, sibling);
+          return sibling;
+        }
         throw new AuthRequiredError(
           `the sign-in for ${current.server} has expired or was revoked (${code}); sign in again`,
           code === 'invalid_grant' ? 'session_expired' : 'client_unknown',
@@ -112,19 +121,24 @@ export class Refresher {
     }
   }
 
-  /** The refresh was refused for good: drop the session — unless a sibling wrote a new one meanwhile. */
-  private async forget(refused: StoredSession, code: string): Promise<void> {
-    const { store, key, options } = this.ctx;
-    const now = parseStoredSession(await store.get(key));
-    if (now && now.accessToken === refused.accessToken && now.refreshToken === refused.refreshToken) await store.delete(key);
+  /**
+   * The refresh was refused for good: drop the session — unless a sibling wrote a new one
+   * meanwhile (a sign-in is not serialised with refreshes), which is returned instead.
+   */
+  private async forget(refused: StoredSession, code: string): Promise<StoredSession | undefined> {
+    const { store, key, options, deps } = this.ctx;
+    const now = await readStoredSession(store, key, deps.log);
+    const sibling = now && (now.accessToken !== refused.accessToken || now.refreshToken !== refused.refreshToken) ? now : undefined;
+    if (now && !sibling) await store.delete(key);
     if (code !== 'invalid_grant' && refused.clientSource === 'dynamic') {
       await dropStoredRegistration(store, { issuer: refused.issuer, clientId: refused.clientId }, options.callbackHost ?? DEFAULT_CALLBACK_HOST);
     }
+    return sibling;
   }
 
   private async clientSecret(session: StoredSession): Promise<string | undefined> {
     const { options, store, deps } = this.ctx;
-    if (session.clientSource === 'pre-registered') return options.clientSecret;
+    if (session.clientSource === 'pre-registered') return options.clientSecret ?? session.clientSecret;
     const reg = await loadStoredRegistration(store, session.issuer, options.callbackHost ?? DEFAULT_CALLBACK_HOST);
     const secret = reg && reg.clientId === session.clientId ? reg.clientSecret : undefined;
     deps.log.redactor.addSecret(secret);
@@ -143,5 +157,7 @@ function pickContext(s: StoredSession): Parameters<typeof sessionFromTokenRespon
     tokenEndpoint: s.tokenEndpoint,
     revocationEndpoint: s.revocationEndpoint,
     idTokenSigningAlgs: s.idTokenSigningAlgs,
+    grant: s.grant,
+    bearer: s.bearer,
   };
 }

@@ -23,8 +23,10 @@ export interface BridgeProcess {
 }
 
 /** Spawn the built CLI with args; stdout is recorded byte for byte so tests can prove its purity. */
-export function spawnBridge(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): BridgeProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
+export function spawnBridge(args: string[], opts: { env?: NodeJS.ProcessEnv; wrap?: string[] } = {}): BridgeProcess {
+  // wrap: a command prefix the bridge runs under (e.g. scripts/with-keyring.sh for a private keyring).
+  const [command, ...prefix] = [...(opts.wrap ?? []), process.execPath];
+  const child = spawn(command!, [...prefix, BIN, ...args], {
     env: { ...process.env, ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
