@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ClientMetadata } from 'oidc-provider';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose';
+import { registerIdJagIssuer, registerIdJagRedeemer, type IdJagIssuerOptions, type IdJagTrustOptions } from './idpCrossAppAccess.js';
 import { handleInteraction, type LabUser } from './idpInteractions.js';
 import { deviceConfirmPage, deviceInputPage, errorPage, page } from './idpPages.js';
 
@@ -32,6 +33,16 @@ export interface IdpOptions {
   deviceInterval?: number;
   /** seconds, default 600: lifetime of device codes */
   deviceCodeTtl?: number;
+  /**
+   * Behave like Amazon Cognito: no registration endpoint, no PAR, no code_challenge_methods_supported
+   * in the metadata (PKCE S256 still works), and an explicit `resource` parameter on an authorization
+   * or token request is refused with invalid_request (tokens still get the gateway as audience by default).
+   */
+  cognitoLike?: boolean;
+  /** Enterprise IdP role (cross-app access): a token-exchange grant that issues ID-JAGs for this provider's ID tokens */
+  issueIdJag?: IdJagIssuerOptions;
+  /** Resource AS role (cross-app access): a JWT bearer grant that redeems ID-JAGs from this enterprise IdP */
+  trustIdJagFrom?: IdJagTrustOptions;
   /** default true; false: no device authorization endpoint */
   deviceFlow?: boolean;
   /** Answer the first still-pending device_code poll with slow_down (RFC 8628 §3.5) instead of authorization_pending */
@@ -57,6 +68,10 @@ export interface IdpRecord {
   authorizationCodes: string[];
   /** device_code polls answered slow_down (deviceSlowDownOnce) */
   slowDowns: number;
+  /** ID-JAGs issued (issueIdJag) */
+  idJagsIssued: string[];
+  /** ID-JAGs redeemed (trustIdJagFrom) */
+  idJagsRedeemed: string[];
 }
 
 export interface Idp {
@@ -109,6 +124,8 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
     registrationResponses: [],
     authorizationCodes: [],
     slowDowns: 0,
+    idJagsIssued: [],
+    idJagsRedeemed: [],
   };
   const serviceClient = { clientId: 'lab-service', clientSecret: randomBytes(24).toString('base64url') };
 
@@ -200,8 +217,9 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
     features: {
       devInteractions: { enabled: false },
       // Open dynamic registration (RFC 7591): no initial access token.
-      registration: { enabled: true, initialAccessToken: false },
-      registrationManagement: { enabled: true },
+      registration: { enabled: !opts.cognitoLike, initialAccessToken: false },
+      ...(opts.cognitoLike ? { pushedAuthorizationRequests: { enabled: false } } : {}),
+      registrationManagement: { enabled: !opts.cognitoLike },
       // Same rules as oidc-provider's defaults, spelled out so it does not print notices:
       // a public client may only touch its own tokens (RFC 7009 §2.1, RFC 7662 §4).
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
@@ -269,11 +287,41 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
 
   provider = new Provider(issuer, configuration);
   const p = provider;
+  const signer = { issuer, privateKey, kid, localJwks };
+  if (opts.issueIdJag) registerIdJagIssuer(p, signer, opts.issueIdJag, record);
+  if (opts.trustIdJagFrom) registerIdJagRedeemer(p, signer, { ...opts.trustIdJagFrom, resource: opts.resource, accessTokenTtl }, record);
   p.proxy = false; // nothing sits in front of the lab: never trust X-Forwarded-*
 
   p.use(async (ctx, next) => {
+    if (opts.cognitoLike && ctx.path === '/auth' && ctx.query.resource !== undefined) {
+      record.authorizationRequests.push(flatten(ctx.query));
+      // To a registered redirect URI the refusal goes back to the client (RFC 6749 §4.1.2.1), else it is shown here.
+      const client = typeof ctx.query.client_id === 'string' ? await p.Client.find(ctx.query.client_id) : undefined;
+      const redirectUri = typeof ctx.query.redirect_uri === 'string' ? ctx.query.redirect_uri : undefined;
+      if (client && redirectUri && client.redirectUris?.includes(redirectUri)) {
+        const back = new URL(redirectUri);
+        back.searchParams.set('error', 'invalid_request');
+        back.searchParams.set('error_description', 'the resource parameter is not supported');
+        if (typeof ctx.query.state === 'string') back.searchParams.set('state', ctx.query.state);
+        back.searchParams.set('iss', issuer);
+        ctx.redirect(back.href);
+        return;
+      }
+      ctx.status = 400;
+      ctx.type = 'html';
+      ctx.body = errorPage({ error: 'invalid_request', error_description: 'the resource parameter is not supported' });
+      return;
+    }
     await next();
     const route = ctx.oidc?.route;
+    if (opts.cognitoLike && route === 'discovery' && ctx.body && typeof ctx.body === 'object') {
+      const { code_challenge_methods_supported: _dropped, ...rest } = ctx.body as Record<string, unknown>;
+      ctx.body = rest;
+    }
+    if (opts.cognitoLike && route === 'token' && (ctx.oidc?.body as Record<string, unknown> | undefined)?.resource !== undefined) {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: 'the resource parameter is not supported' };
+    }
     if (route === 'authorization') {
       record.authorizationRequests.push(flatten(ctx.method === 'POST' ? ctx.oidc?.body : ctx.query));
     } else if (route === 'token') {

@@ -167,3 +167,85 @@ export async function completeLogin(authorizationUrl: string, opts: CompleteLogi
   }
   throw new Error(`no redirect to the client after ${MAX_HOPS} hops`);
 }
+
+export interface CompleteDeviceLoginOptions {
+  username?: string;
+  password?: string;
+  /** Press "Abort" on the device confirmation page (the polling client then gets access_denied). */
+  deny?: boolean;
+  /** Per-request timeout, default 10 s. */
+  fetchTimeoutMs?: number;
+}
+
+/**
+ * Act like a user on a second device for the RFC 8628 device flow: open the verification URI,
+ * enter the user code, confirm it (or Abort when `deny`), sign in on the lab login form and press
+ * Continue on consent, until the provider's success page. Resolves with the final page's summary.
+ */
+export async function completeDeviceLogin(verificationUri: string, userCode: string, opts: CompleteDeviceLoginOptions = {}): Promise<string> {
+  const timeoutMs = opts.fetchTimeoutMs ?? 10_000;
+  const jar = new CookieJar();
+  let url = new URL(verificationUri);
+  let method = 'GET';
+  let body: string | undefined;
+  let enteredCode = false;
+  let postedCredentials = false;
+  let aborted = false;
+  for (let hop = 0; hop < MAX_HOPS; hop += 1) {
+    const headers: Record<string, string> = { accept: 'text/html' };
+    const cookie = jar.header(url);
+    if (cookie) headers.cookie = cookie;
+    if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+    const res = await fetch(url, { method, body, headers, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    jar.store(res.headers.getSetCookie());
+    const text = await res.text();
+    if (res.status >= 300 && res.status < 400) {
+      const location = res.headers.get('location');
+      if (!location) throw new Error(`redirect without Location from ${url.href}`);
+      url = new URL(location, url);
+      method = 'GET';
+      body = undefined;
+      continue;
+    }
+    // After Abort the provider shows its result (the code-entry page with an error): that is the end.
+    if (text.includes('id="device-success"') || aborted) return pageSummary(res.status, text);
+    const forms = parseForms(text);
+    const input = forms.find((f) => f.id === 'op.deviceInputForm');
+    const confirm = forms.find((f) => f.id === 'op.deviceConfirmForm');
+    const login = forms.find((f) => f.id === 'login-form');
+    const consent = forms.find((f) => f.id === 'consent-form');
+    const values = new URLSearchParams();
+    let chosen: Form | undefined;
+    if (input) {
+      if (enteredCode) throw new Error(`the user code was not accepted: ${pageSummary(res.status, text)}`);
+      enteredCode = true;
+      chosen = input;
+      for (const f of input.fields) values.set(f.name, f.name === 'user_code' ? userCode : f.value);
+    } else if (confirm) {
+      chosen = confirm;
+      for (const f of confirm.fields) values.set(f.name, f.value);
+      if (opts.deny) {
+        values.set('abort', 'yes');
+        aborted = true;
+      }
+    } else if (login) {
+      if (postedCredentials) throw new Error(`sign-in was rejected: ${pageSummary(res.status, text)}`);
+      postedCredentials = true;
+      chosen = login;
+      for (const f of login.fields) {
+        if (f.name === 'username') values.set(f.name, opts.username ?? 'alice');
+        else if (f.name === 'password') values.set(f.name, opts.password ?? 'wonderland');
+        else values.set(f.name, f.value);
+      }
+    } else if (consent) {
+      chosen = consent;
+      for (const f of consent.fields) values.set(f.name, f.value);
+    }
+    if (!chosen) return pageSummary(res.status, text); // a final page (e.g. the abort result)
+    url = new URL(chosen.action || url.href, url);
+    method = chosen.method;
+    body = method === 'POST' ? values.toString() : undefined;
+    if (method === 'GET') for (const [k, v] of values) url.searchParams.set(k, v);
+  }
+  throw new Error(`the device sign-in did not finish after ${MAX_HOPS} hops`);
+}

@@ -18,6 +18,13 @@ export function chooseScope(input: { optionScope?: string; challengeScope?: stri
   return norm(input.optionScope) ?? norm(input.challengeScope) ?? norm(input.scopesSupported?.join(' '));
 }
 
+/** With --use-id-token the scope must include openid, or no ID token is issued (OIDC Core §3.1.2.1). */
+export function withIdTokenScope(options: Pick<AuthOptions, 'useIdToken'>, scope: string | undefined): string | undefined {
+  if (!options.useIdToken) return scope;
+  const scopes = (scope ?? '').split(/\s+/).filter(Boolean);
+  return scopes.includes('openid') ? scopes.join(' ') : ['openid', ...scopes].join(' ');
+}
+
 /** The RFC 8707 resource to send: --resource or the canonical server URL; none with --no-resource. */
 export function chooseResource(options: Pick<AuthOptions, 'serverUrl' | 'resource' | 'noResource'>): string | undefined {
   if (options.noResource) return undefined;

@@ -12,7 +12,14 @@ export function sanitizeServerText(text: unknown, max = 300): string {
 /** The OAuth error code (RFC 6749 §5.2 / §4.1.2.1) carried by an openid-client error, if any. */
 export function oauthErrorCode(err: unknown): string | undefined {
   if (err instanceof client.ResponseBodyError || err instanceof client.AuthorizationResponseError) return err.error;
+  // A 401 with WWW-Authenticate from the token endpoint (RFC 6749 §5.2: invalid_client with Basic auth).
+  if (err instanceof client.WWWAuthenticateChallengeError) return challengeError(err);
   return undefined;
+}
+
+function challengeError(err: client.WWWAuthenticateChallengeError): string | undefined {
+  const error = err.cause.find((c) => typeof c.parameters.error === 'string')?.parameters.error;
+  return error ?? (err.status === 401 ? 'invalid_client' : undefined);
 }
 
 /** The HTTP status of a non-conforming response openid-client refused, if that is what err is. */
@@ -42,6 +49,10 @@ export function toAuthError(err: unknown, what: string): KeybridgeError {
   if (err instanceof client.AuthorizationResponseError) {
     const desc = err.error_description ? `: ${sanitizeServerText(err.error_description)}` : '';
     return new AuthRefusedError(`${what}: the authorization server refused (${sanitizeServerText(err.error, 60)})${desc}`, `oauth_${err.error}`, err);
+  }
+  if (err instanceof client.WWWAuthenticateChallengeError) {
+    const code = challengeError(err) ?? 'unauthorized';
+    return new AuthRefusedError(`${what}: the authorization server answered HTTP ${err.status} ${sanitizeServerText(code, 60)}`, `oauth_${sanitizeServerText(code, 60)}`, err);
   }
   if (err instanceof client.ClientError) {
     // openid-client's own message is generic ("invalid response encountered"); the check that

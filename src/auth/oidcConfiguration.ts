@@ -1,4 +1,5 @@
 import * as client from 'openid-client';
+import { AuthRefusedError } from '../errors.js';
 
 /** Timeout openid-client applies to each of its requests, in seconds. */
 export const OAUTH_REQUEST_TIMEOUT_S = 30;
@@ -43,13 +44,25 @@ export function buildConfiguration(input: ConfigurationInput): client.Configurat
   return config;
 }
 
-/** The openid-client ClientAuth for a token endpoint auth method and optional secret. */
-export function clientAuthFor(method: 'none' | 'client_secret_basic' | 'client_secret_post' | undefined, secret?: string): client.ClientAuth {
+/**
+ * The openid-client ClientAuth for a token endpoint auth method and its credential: a secret, or
+ * for private_key_jwt (RFC 7523 §2.2) the imported private key (src/auth/clientAssertion.ts).
+ */
+export function clientAuthFor(
+  method: 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | undefined,
+  credential?: string | client.PrivateKey,
+): client.ClientAuth {
+  const secret = typeof credential === 'string' ? credential : undefined;
   switch (method) {
     case 'client_secret_basic':
       return client.ClientSecretBasic(secret);
     case 'client_secret_post':
       return client.ClientSecretPost(secret);
+    case 'private_key_jwt':
+      if (credential === undefined || typeof credential === 'string') {
+        throw new AuthRefusedError('this client authenticates with a private key (private_key_jwt): pass --client-key-file', 'client_key_required');
+      }
+      return client.PrivateKeyJwt(credential);
     default:
       return client.None();
   }

@@ -32,6 +32,35 @@ export interface AuthOptions {
   allowHttp?: boolean;
   /** false: never open a browser; throw AuthRequiredError when a sign-in would be needed. */
   interactive: boolean;
+  /** Send the OIDC ID token as the bearer (gateways that accept only ID tokens, e.g. AgentCore with Cognito); implies scope openid. */
+  useIdToken?: boolean;
+  /** How to obtain tokens (default authorization-code: browser + loopback redirect). */
+  grant?: GrantKind;
+  /** Token endpoint for client credentials at a server without discovery metadata (https, or http on loopback). */
+  tokenEndpoint?: string;
+  /** Private key (PEM or JWK file, already read by the CLI) for private_key_jwt client authentication (RFC 7523). */
+  clientKey?: ClientKeyMaterial;
+  /** Enterprise-managed authorization (ID-JAG): the enterprise IdP whose ID token is exchanged for an identity assertion. */
+  enterprise?: EnterpriseOptions;
+}
+
+/** The grant a profile signs in with. */
+export type GrantKind = 'authorization-code' | 'device' | 'client-credentials';
+
+/** The text of a --client-key-file and where it came from (for messages). */
+export interface ClientKeyMaterial {
+  text: string;
+  source: string;
+}
+
+/** Enterprise-managed authorization (MCP extension "cross-app access", ID-JAG). */
+export interface EnterpriseOptions {
+  /** Issuer of the enterprise identity provider. */
+  issuer: string;
+  /** Our client id at the enterprise IdP. */
+  clientId: string;
+  /** Our client secret at the enterprise IdP, if it is a confidential client. */
+  clientSecret?: string;
 }
 
 /** Default host of the loopback redirect URI (RFC 8252 §7.3 recommends the IP literal over "localhost"). */

@@ -26,6 +26,10 @@ export interface ProfileKeyInput {
   clientId?: string;
   resource?: string;
   scope?: string;
+  /** 'machine': client credentials (no user); kept apart from user sessions so neither is ever used as the other. */
+  kind?: 'user' | 'machine';
+  /** The ID token is the bearer (--use-id-token): a different token goes to the gateway. */
+  idTokenBearer?: boolean;
 }
 
 /**
@@ -38,13 +42,42 @@ export function profileKey(input: ProfileKeyInput): string {
   if (input.clientId) extras.set('client_id', input.clientId);
   if (input.resource) extras.set('resource', canonicalServerUrl(input.resource));
   if (input.scope) extras.set('scope', input.scope.split(/\s+/).filter(Boolean).sort().join(' '));
+  if (input.idTokenBearer) extras.set('bearer', 'id_token');
   const suffix = extras.size > 0 ? `#${extras.toString()}` : '';
-  return `session:${canonicalServerUrl(input.server)}${suffix}`;
+  const prefix = input.kind === 'machine' ? MACHINE_PREFIX : USER_PREFIX;
+  return `${prefix}${canonicalServerUrl(input.server)}${suffix}`;
 }
 
-/** True when a store key names a session record (for status / cache listing). */
+const USER_PREFIX = 'session:';
+const MACHINE_PREFIX = 'machine:';
+
+/** The store key of the profile these options address (see profileKey). */
+export function profileKeyFor(options: {
+  serverUrl: URL;
+  clientId?: string;
+  resource?: string;
+  scope?: string;
+  grant?: string;
+  useIdToken?: boolean;
+}): string {
+  return profileKey({
+    server: options.serverUrl,
+    clientId: options.clientId,
+    resource: options.resource,
+    scope: options.scope,
+    kind: options.grant === 'client-credentials' ? 'machine' : 'user',
+    idTokenBearer: options.useIdToken,
+  });
+}
+
+/** True when a store key names a session record, a user's or a machine's (for status / cache listing). */
 export function isSessionKey(key: string): boolean {
-  return key.startsWith('session:');
+  return key.startsWith(USER_PREFIX) || key.startsWith(MACHINE_PREFIX);
+}
+
+/** True when a store key names a machine (client credentials) session. */
+export function isMachineKey(key: string): boolean {
+  return key.startsWith(MACHINE_PREFIX);
 }
 
 /**

@@ -1,8 +1,10 @@
 import type { Deps } from '../deps.js';
 import { KeybridgeError } from '../errors.js';
 import type { TokenStore } from '../store/tokenStore.js';
-import { chooseResource, chooseScope, runAuthorizationCodeFlow } from './authorizationCode.js';
+import { chooseResource, chooseScope, runAuthorizationCodeFlow, withIdTokenScope } from './authorizationCode.js';
 import { startCallbackServer, type CallbackServer } from './callbackServer.js';
+import { performDeviceSignIn } from './deviceGrant.js';
+import { performEnterpriseSignIn } from './enterpriseAccess.js';
 import { dropStoredRegistration, loadStoredRegistration, resolveClient } from './clientRegistration.js';
 import { discoverAuthorizationServer, discoverProtectedResource, type DiscoveredServer } from './discovery.js';
 import { buildConfiguration, clientAuthFor } from './oidcConfiguration.js';
@@ -53,10 +55,20 @@ export async function performSignIn(input: SignInInput): Promise<StoredSession> 
     assumePkceS256: options.assumePkceS256,
   });
 
+  const scope = withIdTokenScope(
+    options,
+    input.scopeOverride ?? chooseScope({ optionScope: options.scope, challengeScope: input.challenge?.scope, scopesSupported: prm.scopes_supported }),
+  );
+  // Cross-app access: the browser step happens at the enterprise IdP, never at this AS.
+  if (options.enterprise) {
+    return performEnterpriseSignIn({ options: { ...options, enterprise: options.enterprise }, deps, server, scope, resource, signal });
+  }
+  // RFC 8628: no browser on this machine and no loopback listener.
+  if (options.grant === 'device') return performDeviceSignIn({ options, deps, store: input.store, server, scope, resource, signal });
+
   const callbackHost = options.callbackHost ?? DEFAULT_CALLBACK_HOST;
   const callback = await openCallback(input, server, callbackHost);
   try {
-    const scope = input.scopeOverride ?? chooseScope({ optionScope: options.scope, challengeScope: input.challenge?.scope, scopesSupported: prm.scopes_supported });
     // One retry, and only for a stored registration the AS no longer knows (invalid_client).
     for (let attempt = 0; ; attempt++) {
       const resolved = await resolveClient({
@@ -73,7 +85,7 @@ export async function performSignIn(input: SignInInput): Promise<StoredSession> 
         metadata: server.metadata,
         clientId: resolved.clientId,
         clientMetadata: { token_endpoint_auth_method: resolved.tokenEndpointAuthMethod },
-        clientAuth: clientAuthFor(resolved.tokenEndpointAuthMethod, resolved.clientSecret),
+        clientAuth: clientAuthFor(resolved.tokenEndpointAuthMethod, resolved.clientKey ?? resolved.clientSecret),
         fetch: deps.fetch,
         signal,
         insecure: server.insecure,
@@ -97,6 +109,7 @@ export async function performSignIn(input: SignInInput): Promise<StoredSession> 
             tokenEndpoint: server.metadata.token_endpoint!,
             revocationEndpoint: server.metadata.revocation_endpoint,
             idTokenSigningAlgs: server.metadata.id_token_signing_alg_values_supported,
+            bearer: options.useIdToken ? 'id_token' : undefined,
           },
           deps.clock.now(),
           undefined,

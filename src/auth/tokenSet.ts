@@ -15,7 +15,13 @@ export interface StoredSession {
   clientId: string;
   clientSource: ClientSource;
   /** How the client authenticates at the token endpoint (none for public clients). */
-  tokenEndpointAuthMethod?: 'none' | 'client_secret_basic' | 'client_secret_post';
+  tokenEndpointAuthMethod?: 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  /** How the tokens were obtained (absent: authorization code); client_credentials sessions are machine access. */
+  grant?: 'authorization_code' | 'device_code' | 'client_credentials' | 'jwt_bearer';
+  /** Client credentials only: the client secret given at login, so a bridge can fetch new tokens without it. */
+  clientSecret?: string;
+  /** id_token: the ID token is the bearer sent to the gateway (--use-id-token), and expiresAt is its exp. */
+  bearer?: 'id_token';
   tokenEndpoint: string;
   revocationEndpoint?: string;
   /** The AS's id_token_signing_alg_values_supported, so a refresh can validate an ID token without rediscovery. */
@@ -46,7 +52,7 @@ export interface TokenResponseLike {
 /** The session-independent context a token response is stored with. */
 export type SessionContext = Pick<
   StoredSession,
-  'server' | 'resource' | 'issuer' | 'clientId' | 'clientSource' | 'tokenEndpointAuthMethod' | 'tokenEndpoint' | 'revocationEndpoint' | 'idTokenSigningAlgs'
+  'server' | 'resource' | 'issuer' | 'clientId' | 'clientSource' | 'tokenEndpointAuthMethod' | 'tokenEndpoint' | 'revocationEndpoint' | 'idTokenSigningAlgs' | 'grant' | 'bearer'
 >;
 
 /**
@@ -81,6 +87,19 @@ export function sessionFromTokenResponse(
   if (idToken) session.idToken = idToken;
   if (typeof resp.expires_in === 'number' && Number.isFinite(resp.expires_in)) {
     session.expiresAt = now + Math.max(0, resp.expires_in) * 1000;
+  }
+  if (ctx.bearer === 'id_token') {
+    // The ID token is what the gateway gets, so it must be fresh from this very response (a kept
+    // one from before a refresh would be stale), and its own exp decides when to renew
+    // (OIDC Core §2: exp is REQUIRED; openid-client has validated the token and its claims).
+    const exp = claims?.exp;
+    if (!resp.id_token || typeof exp !== 'number') {
+      throw new AuthRefusedError(
+        'the authorization server issued no ID token, but --use-id-token sends the ID token to the gateway (is "openid" an allowed scope for this client?)',
+        'no_id_token',
+      );
+    }
+    session.expiresAt = exp * 1000;
   }
   const subject = str(claims?.sub) ?? previous?.subject;
   if (subject) session.subject = subject;
@@ -119,9 +138,15 @@ export function isExpired(session: StoredSession, now: number): boolean {
   return isExpiring(session, now, 0);
 }
 
+/** The token sent to the gateway as the bearer: the ID token with --use-id-token, else the access token. */
+export function bearerToken(session: StoredSession): string {
+  return session.bearer === 'id_token' && session.idToken ? session.idToken : session.accessToken;
+}
+
 /** Register every secret of a session with the log redactor. */
 export function registerSessionSecrets(redactor: Redactor, session: StoredSession): void {
   redactor.addSecret(session.accessToken);
   redactor.addSecret(session.refreshToken);
   redactor.addSecret(session.idToken);
+  redactor.addSecret(session.clientSecret);
 }

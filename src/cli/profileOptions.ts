@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { isLoopbackHost } from '../auth/endpointPolicy.js';
-import { DEFAULT_AUTH_TIMEOUT_MS, validateAuthorizeParams, type AuthOptions, type ClientKeyMaterial, type GrantKind } from '../auth/options.js';
+import { DEFAULT_AUTH_TIMEOUT_MS, validateAuthorizeParams, type AuthOptions, type ClientKeyMaterial, type EnterpriseOptions, type GrantKind } from '../auth/options.js';
 import { UsageError } from '../errors.js';
 import type { StoreKind } from '../store/tokenStore.js';
 
@@ -33,6 +33,9 @@ export function addProfileOptions(cmd: Command): Command {
     )
     .option('--token-endpoint <url>', 'token endpoint for --grant client-credentials at a server without discovery metadata (https or loopback)')
     .option('--client-key-file <file>', 'private key (PEM or JWK) for private_key_jwt client authentication (RFC 7523), instead of a secret')
+    .option('--enterprise-idp <issuer>', 'enterprise-managed authorization: sign in at this enterprise IdP and exchange its ID token for an ID-JAG (cross-app access)')
+    .option('--enterprise-client-id <id>', 'this client\'s id at the --enterprise-idp')
+    .option('--enterprise-client-secret-env <VAR>', 'read the client secret at the --enterprise-idp from this environment variable')
     .addOption(
       new Option('--token-store <kind>', 'where tokens live; file is a 0600 plaintext file (explicit opt-in)')
         .choices(['keychain', 'file', 'memory'])
@@ -59,6 +62,9 @@ export interface RawProfileFlags {
   grant?: GrantKind;
   tokenEndpoint?: string;
   clientKeyFile?: string;
+  enterpriseIdp?: string;
+  enterpriseClientId?: string;
+  enterpriseClientSecretEnv?: string;
 }
 
 /** Validate the profile flags once into typed AuthOptions plus the chosen store. */
@@ -107,6 +113,7 @@ export function toAuthOptions(
   const clientKey = flags.clientKeyFile === undefined ? undefined : readClientKeyFile(flags.clientKeyFile, flags.clientId);
   const tokenEndpoint = flags.tokenEndpoint === undefined ? undefined : checkTokenEndpointFlag(flags.tokenEndpoint, grant);
   if (clientKey && clientSecret) throw new UsageError('--client-key-file and --client-secret-env are two ways to authenticate the client; pass one');
+  const enterprise = enterpriseOptions(flags, env, grant);
   if (grant === 'client-credentials') {
     if (!flags.clientId) throw new UsageError('--grant client-credentials needs --client-id (a confidential client registered for machine access)');
     if (flags.useIdToken) throw new UsageError('--use-id-token needs a user sign-in; client credentials carry no ID token');
@@ -133,8 +140,35 @@ export function toAuthOptions(
       grant,
       tokenEndpoint,
       clientKey,
+      enterprise,
     },
   };
+}
+
+/** --enterprise-idp and its client: all or nothing, and only with a --client-id at the MCP server's AS. */
+function enterpriseOptions(flags: RawProfileFlags, env: NodeJS.ProcessEnv, grant: GrantKind): EnterpriseOptions | undefined {
+  if (!flags.enterpriseIdp) {
+    if (flags.enterpriseClientId || flags.enterpriseClientSecretEnv) throw new UsageError('--enterprise-client-id and --enterprise-client-secret-env need --enterprise-idp');
+    return undefined;
+  }
+  if (grant !== 'authorization-code') throw new UsageError('--enterprise-idp is its own way in; it does not combine with --grant');
+  if (!flags.enterpriseClientId) throw new UsageError('--enterprise-idp needs --enterprise-client-id (this client at the enterprise IdP)');
+  if (!flags.clientId) throw new UsageError('--enterprise-idp needs --client-id (this client at the MCP server\'s authorization server)');
+  let issuer: URL;
+  try {
+    issuer = new URL(flags.enterpriseIdp);
+  } catch {
+    throw new UsageError('--enterprise-idp must be the issuer URL of the enterprise IdP');
+  }
+  if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname))) {
+    throw new UsageError('--enterprise-idp must be an https URL (plain http only on a loopback host)');
+  }
+  let clientSecret: string | undefined;
+  if (flags.enterpriseClientSecretEnv) {
+    clientSecret = env[flags.enterpriseClientSecretEnv];
+    if (!clientSecret) throw new UsageError(`--enterprise-client-secret-env ${flags.enterpriseClientSecretEnv}: that environment variable is not set`);
+  }
+  return { issuer: flags.enterpriseIdp, clientId: flags.enterpriseClientId, clientSecret };
 }
 
 /** Read --client-key-file at the CLI edge (its format is checked when the key is imported). */

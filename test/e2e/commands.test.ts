@@ -17,6 +17,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startLab, type Lab } from '../../scripts/lab/lab.js';
 import { BIN, spawnBridge } from './harness/bridgeProcess.js';
+import { usePrivateKeyring } from './harness/labFleet.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SCRIPTED_BROWSER = path.join(repoRoot, 'dist/scripts/lab/scriptedBrowser.js');
@@ -300,6 +301,10 @@ describe('revoke, logout, cache clear', () => {
   });
 
   it.skipIf(!hasSessionBus)('cache clear with the real keychain removes every entry of ours and nothing else', async () => {
+    // A Secret Service of its own: `cache clear` without a URL empties the whole "mcp-keybridge"
+    // service, which other test files running in parallel use in the shared one.
+    const privateKeyring = await usePrivateKeyring();
+    cleanups.push(() => privateKeyring.stop());
     const keyring = await import('@napi-rs/keyring');
     const pin = { linux: { store: 'secret-service' as const } };
     const w = await world();
