@@ -13,6 +13,7 @@ import { OptionsError, parseOptions, USAGE, type BenchOptions } from './bench/op
 import { emptyResults, runBigRep, runMainRep, runRssRep, warmStart, type PhaseContext, type RawResults } from './bench/phases.js';
 import { buildFigures, figuresForJson, renderTable, type Figure } from './bench/report.js';
 import { runTokenPhase, type TokenResults } from './bench/tokenPhase.js';
+import { runAuthStartPhase, type AuthStartResults } from './bench/authStartPhase.js';
 
 const BIN = fileURLToPath(new URL('../../bin/mcp-keybridge.js', import.meta.url));
 /** Past the deadline, cleanup gets this long before the watchdog ends the process. */
@@ -21,6 +22,7 @@ const WATCHDOG_GRACE_MS = 30_000;
 interface RunOutcome {
   raw: RawResults;
   token?: TokenResults;
+  authStart?: AuthStartResults;
   failures: string[];
   truncated: boolean;
 }
@@ -42,6 +44,7 @@ async function runAll(opts: BenchOptions, progress: (m: string) => void): Promis
   const failures: string[] = [];
   const raw = emptyResults();
   let token: TokenResults | undefined;
+  let authStart: AuthStartResults | undefined;
   let gateway: GatewayProcess | undefined;
   try {
     gateway = await startGatewayProcess({ auth: { mode: 'none' }, startTimeoutMs: deadline.cap(15_000) });
@@ -62,6 +65,10 @@ async function runAll(opts: BenchOptions, progress: (m: string) => void): Promis
         progress(`start/echo/blob repetition ${rep + 1}/${opts.reps}`);
         await runMainRep(ctx, rep, raw);
       }
+    }
+    if (phases.has('authstart') && !deadline.expired) {
+      progress('signed-in start: oauth lab, one sign-in per token store');
+      authStart = await runAuthStartPhase(ctx);
     }
     if (phases.has('rss')) {
       for (let rep = 0; rep < opts.reps && !deadline.expired; rep++) {
@@ -87,7 +94,7 @@ async function runAll(opts: BenchOptions, progress: (m: string) => void): Promis
   }
   const big = raw.big;
   if (big.bridgeIntact.includes(false) || big.directIntact.includes(false)) failures.push('a 10 MiB result did not arrive intact');
-  return { raw, token, failures, truncated: deadline.expired };
+  return { raw, token, authStart, failures, truncated: deadline.expired };
 }
 
 /** Figures a complete run must have produced for the phases asked for. */
@@ -99,6 +106,7 @@ function missingFigures(opts: BenchOptions, figs: Figure[]): string[] {
     rss: ['rss_idle_mib', 'rss_burst_mib'],
     big: ['big_peak_mib'],
     token: ['token_echo_p50_ms'],
+    authstart: ['auth_start_file_ms'],
   };
   const missing: string[] = [];
   for (const phase of opts.phases) {
@@ -131,7 +139,7 @@ async function main(): Promise<void> {
   const progress = (m: string): void => void process.stderr.write(`bench [${((performance.now() - started) / 1000).toFixed(1)} s]: ${m}\n`);
   const machine = machineFacts();
   const outcome = await runAll(opts, progress);
-  const figs = buildFigures(outcome.raw, opts.counts, outcome.token);
+  const figs = buildFigures(outcome.raw, opts.counts, outcome.token, outcome.authStart);
   const missing = missingFigures(opts, figs);
   if (missing.length > 0) outcome.failures.push(`incomplete figures${outcome.truncated ? ' (global deadline reached)' : ''}: ${missing.join(', ')}`);
 
@@ -158,6 +166,7 @@ async function main(): Promise<void> {
     },
     raw: outcome.raw,
     staticToken: outcome.token,
+    authStart: outcome.authStart,
     failures: outcome.failures,
   };
   process.stdout.write(`${opts.json ? '' : '\nJSON:\n'}${JSON.stringify(report)}\n`);

@@ -29,6 +29,8 @@ export interface Deps {
   /** The working directory (workspace-level IDE config files live under it). */
   cwd: string;
   platform: NodeJS.Platform;
+  /** The runtime's garbage collector, when reachable (the bridge paces it while large answers stream). */
+  collectGarbage?: (kind: 'minor' | 'major') => void;
   /** Subscribe to SIGINT/SIGTERM (and stdout closing); returns an unsubscribe function. */
   onShutdownSignal(handler: (signal: string) => void): () => void;
 }

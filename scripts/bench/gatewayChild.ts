@@ -1,7 +1,8 @@
 /**
  * Entry point of the bench's gateway process: the lab gateway on 127.0.0.1 in a process of its own,
  * so neither the direct client nor the bridge shares an event loop (or a core) with it.
- * argv[2] is the auth mode (`none` | `static`; the static token comes from LAB_TOKEN).
+ * argv[2] is the auth mode (`none` | `static`; the static token comes from LAB_TOKEN) or `oauth`:
+ * the whole lab, a gateway that takes JWTs from an identity provider started alongside.
  * Prints one JSON line `{"url": ...}` when listening; shuts down when stdin ends or on SIGTERM.
  */
 import { startGateway, type GatewayAuth } from '../lab/gateway.js';
@@ -14,7 +15,15 @@ function authFrom(mode: string | undefined, token: string | undefined): GatewayA
   return { mode: 'none' };
 }
 
-const gateway = await startGateway({ auth: authFrom(process.argv[2], process.env.LAB_TOKEN) });
+/** Access tokens outlive the run: the figure is about a valid token in the store, not a refresh. */
+const OAUTH_TOKEN_TTL_S = 3600;
+
+const gateway =
+  process.argv[2] === 'oauth'
+    ? await import('../lab/lab.js')
+        .then(({ startLab }) => startLab({ auth: 'oauth', accessTokenTtl: OAUTH_TOKEN_TTL_S }))
+        .then((lab) => ({ url: lab.gateway.url, close: () => lab.close() }))
+    : await startGateway({ auth: authFrom(process.argv[2], process.env.LAB_TOKEN) });
 let closing: Promise<void> | undefined;
 const shutdown = (): Promise<void> => (closing ??= gateway.close());
 process.stdin.on('end', () => void shutdown());

@@ -11,7 +11,8 @@ export interface GatewayProcess {
 }
 
 export interface GatewayProcessOptions {
-  auth: { mode: 'none' } | { mode: 'static'; token: string };
+  /** oauth: the whole lab (gateway + identity provider), for sign-in. */
+  auth: { mode: 'none' } | { mode: 'static'; token: string } | { mode: 'oauth' };
   /** How long to wait for the gateway to listen. */
   startTimeoutMs: number;
 }

@@ -1,6 +1,6 @@
 /** Command-line options of `npm run bench`, validated once into a typed object. */
 
-export const PHASES = ['start', 'echo', 'blob', 'rss', 'big', 'token'] as const;
+export const PHASES = ['start', 'authstart', 'echo', 'blob', 'rss', 'big', 'token'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface Counts {

@@ -3,6 +3,7 @@ import type { RawResults, WorkloadRep } from './phases.js';
 import { MiB } from './procStatus.js';
 import { median, round } from './stats.js';
 import type { TokenResults } from './tokenPhase.js';
+import type { AuthStartResults } from './authStartPhase.js';
 
 /** One row of the table: medians of the repetitions, the repetitions, and the verdict. */
 export interface Figure {
@@ -40,11 +41,17 @@ function bridgeOnly(key: string, label: string, unit: string, bridgeReps: number
 }
 
 /** Turn the raw repetitions into the table's figures with the targets of the brief. */
-export function buildFigures(raw: RawResults, counts: Counts, token?: TokenResults): Figure[] {
+export function buildFigures(raw: RawResults, counts: Counts, token?: TokenResults, authStart?: AuthStartResults): Figure[] {
   const figs: Figure[] = [];
   const { start, echo, blob, rss, big } = raw;
+  // The start target is about the everyday case: a token already in the store (signed in before).
+  for (const store of authStart?.stores ?? []) {
+    const f = pair(`auth_start_${store}_ms`, `start → initialize, token in the ${store} store`, 'ms', authStart!.nodeMs, authStart!.bridgeMs[store] ?? [], '≤ 200 ms and ≤ 2.5× node -e 0', (n, b) => b <= 200 && b / n <= 2.5);
+    f.directLabel = 'node -e 0';
+    figs.push(f);
+  }
   if (start.bridgeMs.length > 0) {
-    const f = pair('start_ms', 'start → initialize result', 'ms', start.nodeMs, start.bridgeMs, '≤ 200 ms and ≤ 2.5× node -e 0', (n, b) => b <= 200 && b / n <= 2.5);
+    const f = pair('start_ms', 'start → initialize result, gateway without auth', 'ms', start.nodeMs, start.bridgeMs);
     f.directLabel = 'node -e 0';
     figs.push(f);
     figs.push(pair('connect_ms', 'connect() → initialized (direct: no spawn)', 'ms', start.directConnectMs, start.bridgeMs));

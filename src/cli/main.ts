@@ -1,4 +1,6 @@
 import { homedir } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { KeybridgeError, ExitCode } from '../errors.js';
 import { Logger } from '../log/logger.js';
 import { redactShapes } from '../log/redact.js';
@@ -24,6 +26,7 @@ function realDeps(debug: boolean): Deps {
     openBrowser: async () => {
       throw new Error('no browser opener configured');
     },
+    collectGarbage: garbageCollector(),
     onShutdownSignal(handler) {
       const onSig = (sig: NodeJS.Signals): void => handler(sig);
       process.on('SIGINT', onSig);
@@ -36,15 +39,34 @@ function realDeps(debug: boolean): Deps {
   };
 }
 
+/**
+ * V8's gc(), reached on first use without starting node with --expose-gc: the flag, set at run
+ * time, exposes gc() in contexts created afterwards (the way Jest's --logHeapUsage does it).
+ */
+function garbageCollector(): (kind: 'minor' | 'major') => void {
+  let gc: ((opts: { type: 'minor' | 'major' }) => void) | undefined;
+  return (kind) => {
+    if (!gc) {
+      setFlagsFromString('--expose-gc');
+      gc = runInNewContext('gc') as typeof gc;
+    }
+    gc!({ type: kind });
+  };
+}
+
 /** The entry point: the only place that exits the process. */
 export async function main(argv: string[] = process.argv): Promise<void> {
   const debug = argv.includes('--debug') || process.env.MCP_KEYBRIDGE_DEBUG === '1';
   const deps = realDeps(debug);
   let code: number = ExitCode.Ok;
   try {
-    const program = buildProgram(deps, (c) => {
-      code = c;
-    });
+    const program = await buildProgram(
+      deps,
+      (c) => {
+        code = c;
+      },
+      argv,
+    );
     await program.parseAsync(argv);
   } catch (err) {
     code = reportError(err, deps);

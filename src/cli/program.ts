@@ -1,19 +1,39 @@
 import { Command } from 'commander';
 import type { Deps } from '../deps.js';
-import { cacheCommand } from './cacheCommand.js';
-import { configCommand } from './configCommand.js';
-import { doctorCommand } from './doctorCommand.js';
-import { loginCommand } from './loginCommand.js';
-import { logoutCommand } from './logoutCommand.js';
-import { revokeCommand } from './revokeCommand.js';
 import { addBridgeOptions, runBridgeCommand } from './serveCommand.js';
-import { statusCommand } from './statusCommand.js';
-import { tokenCommand } from './tokenCommand.js';
 
 const VERSION = '0.1.0';
 
-/** commander wiring only: flags become typed options, then a core call. */
-export function buildProgram(deps: Deps, setExitCode: (code: number) => void): Command {
+type MakeCommand = (deps: Deps, setExitCode: (code: number) => void) => Command;
+
+/**
+ * The other commands, loaded only when the command line may need them. Their modules pull in the
+ * OAuth stack (openid-client, jose), discovery, revocation and the doctor's probes: a third of a
+ * second of module loading that the bridge — started by the IDE for every session — never uses.
+ */
+const OTHER_COMMANDS: Record<string, () => Promise<MakeCommand>> = {
+  login: async () => (await import('./loginCommand.js')).loginCommand,
+  logout: async () => (await import('./logoutCommand.js')).logoutCommand,
+  revoke: async () => (await import('./revokeCommand.js')).revokeCommand,
+  status: async () => (await import('./statusCommand.js')).statusCommand,
+  token: async () => (await import('./tokenCommand.js')).tokenCommand,
+  cache: async () => (await import('./cacheCommand.js')).cacheCommand,
+  config: async () => (await import('./configCommand.js')).configCommand,
+  doctor: async () => (await import('./doctorCommand.js')).doctorCommand,
+};
+
+/**
+ * Whether this command line can only be the bridge: no word of it names another command, asks for
+ * help or is `help`. Then commander could not dispatch to another command anyway (it matches the
+ * first operand against command names), so leaving them unregistered changes nothing. Any doubt
+ * (a flag value that happens to be a command name) loads them all, which is always correct.
+ */
+export function isBridgeOnly(args: readonly string[]): boolean {
+  return !args.some((a) => Object.hasOwn(OTHER_COMMANDS, a) || a === 'help' || a === '--help' || a === '-h');
+}
+
+/** commander wiring only: flags become typed options, then a core call. `argv` as process.argv. */
+export async function buildProgram(deps: Deps, setExitCode: (code: number) => void, argv: readonly string[]): Promise<Command> {
   const program = new Command('mcp-keybridge')
     .description('A local stdio MCP server that relays to a remote, OAuth-protected MCP gateway.')
     .version(VERSION)
@@ -42,7 +62,9 @@ export function buildProgram(deps: Deps, setExitCode: (code: number) => void): C
   });
   program.addCommand(serve);
 
-  for (const make of [loginCommand, logoutCommand, revokeCommand, statusCommand, tokenCommand, cacheCommand, configCommand, doctorCommand]) {
+  if (isBridgeOnly(argv.slice(2))) return program;
+  const makers = await Promise.all(Object.values(OTHER_COMMANDS).map((load) => load()));
+  for (const make of makers) {
     program.addCommand(inherit(make(deps, setExitCode), program));
   }
   return program;

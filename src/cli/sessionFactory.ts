@@ -17,14 +17,14 @@ export async function openAuthSession(
   deps: Deps,
   opts: { store?: TokenStore; signal?: AbortSignal; probe?: boolean } = {},
 ): Promise<{ session: AuthSession; store: TokenStore }> {
-  const [{ createAuthSession }, { createBrowserOpener }, { lockDir }] = await Promise.all([
-    import('../auth/authSession.js'),
-    import('../auth/browser.js'),
-    import('../store/paths.js'),
-  ]);
+  const [{ createAuthSession }, { lockDir }] = await Promise.all([import('../auth/authSession.js'), import('../store/paths.js')]);
   const store = opts.store ?? (await openTokenStore(storeKind, deps, { probe: opts.probe }));
   const fetchFn = proxyConfigured(deps.env) ? await createProxyFetch() : deps.fetch;
-  const openBrowser = createBrowserOpener({ env: deps.env, log: deps.log, noBrowser: auth.noBrowser, allowHttp: auth.allowHttp });
+  // The opener's module reaches openid-client (through oauthErrors): loaded only for a sign-in.
+  const openBrowser = async (url: string): Promise<void> => {
+    const { createBrowserOpener } = await import('../auth/browser.js');
+    await createBrowserOpener({ env: deps.env, log: deps.log, noBrowser: auth.noBrowser, allowHttp: auth.allowHttp })(url);
+  };
   const session = createAuthSession({
     options: auth,
     deps: { ...deps, fetch: fetchFn, openBrowser },

@@ -9,6 +9,7 @@ import type { RemoteAuth } from '../remote/remoteAuth.js';
 import type { TransportChoice } from '../remote/remoteTransport.js';
 import type { RelayHook } from '../policy/policyHook.js';
 import { Relay } from './relay.js';
+import { GcPacer } from './gcPacer.js';
 import { MessageWriter } from './stdoutWriter.js';
 
 /** Everything the bridge needs, validated at the CLI edge. */
@@ -29,7 +30,16 @@ export interface BridgeOptions {
 export async function runBridge(options: BridgeOptions, deps: Deps): Promise<number> {
   const timeouts = { connectMs: options.connectTimeoutMs, headersMs: options.requestTimeoutMs };
   const http: HttpClient = proxyConfigured(deps.env) ? await createProxyHttpClient(timeouts) : new NodeHttpClient(timeouts);
-  const writer = new MessageWriter(deps.stdout);
+  const pacer = deps.collectGarbage
+    ? new GcPacer({
+        collect: deps.collectGarbage,
+        // Measured on the bench's burst (200 × 1 MiB, 16 in flight): peak RSS ~82 MiB, against
+        // ~97 MiB with V8's own pacing; finer pacing buys little (the young generation's growth remains).
+        minorEveryBytes: 4 * 2 ** 20,
+        majorEveryBytes: 32 * 2 ** 20,
+      })
+    : undefined;
+  const writer = new MessageWriter(deps.stdout, pacer);
   const hasStaticAuthorization = Object.keys(options.headers).includes('authorization');
   const remote = connectRemote(options.transport, {
     url: options.serverUrl,
@@ -38,6 +48,7 @@ export async function runBridge(options: BridgeOptions, deps: Deps): Promise<num
     auth: hasStaticAuthorization ? undefined : options.auth,
     log: deps.log,
     deliver: options.hook ? (raw, msg) => writer.write(options.hook!.beforeDeliver(raw, msg)) : (raw) => writer.write(raw),
+    openMessage: options.hook ? undefined : () => writer.openMessage(),
     sleep: (ms, signal) => sleep(ms, undefined, { signal }),
     random: Math.random,
     clock: deps.clock,

@@ -1,6 +1,7 @@
 import type { Clock } from '../deps.js';
 import type { Logger } from '../log/logger.js';
 import type { JsonRpcMessage } from '../relay/jsonRpc.js';
+import type { MessageLease } from '../relay/stdoutWriter.js';
 import type { HttpClient } from './httpClient.js';
 import type { RemoteAuth } from './remoteAuth.js';
 
@@ -44,6 +45,11 @@ export interface TransportContext {
   auth?: RemoteAuth;
   log: Logger;
   deliver: Deliver;
+  /**
+   * Exclusive use of the IDE side for one large message written as it arrives; absent when every
+   * message must be delivered whole (a policy hook reads them).
+   */
+  openMessage?: () => Promise<MessageLease>;
   /** Waits (for backoff/retry) go through here so tests are not slowed by real sleeps. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   random(): number;

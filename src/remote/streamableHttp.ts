@@ -1,10 +1,12 @@
 import { RemoteUnavailableError, KeybridgeError } from '../errors.js';
 import type { JsonRpcId, JsonRpcMessage } from '../relay/jsonRpc.js';
-import { prepareMessage } from '../relay/jsonEnvelope.js';
+import type { Envelope } from '../relay/envelopeScanner.js';
+import { prepareMessage, SMALL_MESSAGE_BYTES } from '../relay/jsonEnvelope.js';
+import { StreamedMessage } from '../relay/streamedMessage.js';
 import { discard, readBytes, type HttpResponse } from './httpClient.js';
 import { requestFollowingRedirects } from './redirects.js';
 import type { Outgoing, RemoteTransport, TransportContext } from './remoteTransport.js';
-import { consumeSse, type SseState } from './sseStream.js';
+import { consumeSse, type LargeDataHandler, type SseState } from './sseStream.js';
 import { describeNetworkError, httpStatusError, isAuthChallenge } from './remoteErrors.js';
 import { isIdempotentMethod, retryDelay } from './retryPolicy.js';
 
@@ -279,7 +281,7 @@ export class StreamableHttpTransport implements RemoteTransport {
           if (isAnswer && (swallow || this.isInitialize(requestId))) this.noteInitializeResult(ev.data);
           if (!(isAnswer && swallow)) await this.ctx.deliver(prepared.bytes, prepared.msg as JsonRpcMessage | undefined);
           return isAnswer;
-        });
+        }, swallow || this.isInitialize(requestId) ? undefined : this.largeMessages((env) => !env.hasMethod && env.id === requestId));
       } catch (err) {
         if (signal.aborted) throw describeNetworkError(signal.reason ?? err, this.ctx.url);
         this.ctx.log.debug(`response stream broke: ${(err as Error).message}`);
@@ -302,6 +304,35 @@ export class StreamableHttpTransport implements RemoteTransport {
         });
       }
     }
+  }
+
+  /**
+   * SSE events with a data line past SMALL_MESSAGE_BYTES go to stdout as they arrive (under the
+   * writer's lock) instead of being joined and held; isAnswer tells from the envelope read on the
+   * way whether the stream has delivered what it was waiting for.
+   */
+  private largeMessages(isAnswer: (env: Envelope) => boolean): LargeDataHandler | undefined {
+    const open = this.ctx.openMessage;
+    if (!open) return undefined;
+    return {
+      thresholdBytes: SMALL_MESSAGE_BYTES,
+      begin: async (eventType) => {
+        if (eventType !== undefined && eventType !== 'message') return undefined;
+        const message = new StreamedMessage(await open(), this.ctx.log);
+        return {
+          write: (piece) => message.write(piece),
+          lineBreak: () => message.lineBreak(),
+          abort: () => message.abort(),
+          end: async (ev) => {
+            const env = await message.end();
+            if (ev.event !== undefined && ev.event !== 'message') {
+              this.ctx.log.warn(`the gateway named a large event "${ev.event}" only after its data; it was relayed as a message`);
+            }
+            return env !== undefined && isAnswer(env);
+          },
+        };
+      },
+    };
   }
 
   /** Re-create an expired session by replaying the IDE's own initialize and initialized messages. */
@@ -397,7 +428,7 @@ export class StreamableHttpTransport implements RemoteTransport {
           const prepared = prepareMessage(ev.data);
           if (prepared) await this.ctx.deliver(prepared.bytes, prepared.msg as JsonRpcMessage | undefined);
           return false;
-        });
+        }, this.largeMessages(() => false));
       } catch (err) {
         if (this.closed) return;
         this.ctx.log.debug(`server stream broke: ${(err as Error).message}`);

@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { withTimeout } from './deadline.js';
+import { startGatewayProcess, type GatewayProcess } from './gatewayProcess.js';
+import { nodeBaselineMs, withConnection, type PhaseContext } from './phases.js';
+import { echoCall } from './workloads.js';
+
+const SCRIPTED_BROWSER = fileURLToPath(new URL('../lab/scriptedBrowser.js', import.meta.url));
+const LOGIN_TIMEOUT_MS = 60_000;
+
+/** Start with a token already in the store, per store kind: what an IDE sees on every session but the first. */
+export interface AuthStartResults {
+  /** Store kinds measured: `file` always, `keychain` when a session bus is present. */
+  stores: string[];
+  nodeMs: number[];
+  bridgeMs: Record<string, number[]>;
+}
+
+/**
+ * The lab in oauth mode (a gateway that takes only JWTs from its identity provider), one sign-in
+ * per store kind with the scripted browser (`mcp-keybridge login`, as a user would), then fresh
+ * bridges timed from spawn to the initialize result. The scripted browser logs every launch: a
+ * bridge that had to sign in again would not measure a stored token, and fails the phase.
+ */
+export async function runAuthStartPhase(base: PhaseContext): Promise<AuthStartResults> {
+  const stores = ['file', ...(process.env.DBUS_SESSION_BUS_ADDRESS ? ['keychain'] : [])];
+  const out: AuthStartResults = { stores, nodeMs: [], bridgeMs: {} };
+  const gateway = await startGatewayProcess({ auth: { mode: 'oauth' }, startTimeoutMs: base.deadline.cap(30_000) });
+  const root = await mkdtemp(path.join(tmpdir(), 'kb-bench-auth-'));
+  try {
+    for (const store of stores) {
+      if (base.deadline.expired) break;
+      try {
+        await measureStore(base, store, gateway, root, out);
+      } catch (err) {
+        base.failures.push(`signed-in start (${store} store): ${(err as Error).message}`);
+      }
+    }
+  } finally {
+    await gateway.close();
+    await rm(root, { recursive: true, force: true });
+  }
+  return out;
+}
+
+/** Sign in once into this store, then time fresh bridges that find the token there. */
+async function measureStore(base: PhaseContext, store: string, gateway: GatewayProcess, root: string, out: AuthStartResults): Promise<void> {
+  const { url } = gateway;
+  const browserLog = path.join(root, `${store}-browser.log`);
+  const env = {
+    MCP_KEYBRIDGE_HOME: path.join(root, `${store}-home`),
+    BROWSER: `${process.execPath} ${SCRIPTED_BROWSER}`,
+    LAB_BROWSER_LOG: browserLog,
+  };
+  const storeArgs = ['--token-store', store];
+  const launches = (): number => (existsSync(browserLog) ? readFileSync(browserLog, 'utf8').split('\n').filter(Boolean).length : 0);
+  const ctx: PhaseContext = {
+    ...base,
+    gateway,
+    // The last --token-store wins over one in BENCH_BRIDGE_ARGS (e.g. memory for the other phases).
+    launch: { ...base.launch, bridgeArgs: [...base.launch.bridgeArgs, ...storeArgs], env: { ...base.launch.env, ...env } },
+  };
+  const times: number[] = [];
+  out.bridgeMs[store] = times;
+  try {
+    await runCli(base.launch.binPath, ['login', url, ...storeArgs], env, base.deadline.cap(LOGIN_TIMEOUT_MS));
+    const signIns = launches();
+    // Untimed first spawn: the page cache, and the gateway's first session with this client.
+    await withConnection(ctx, 'bridge', `signed-in warm-up (${store})`, async (conn) => echoCall(conn.client, 'warm')());
+    for (let rep = 0; rep < base.opts.reps && !base.deadline.expired; rep++) {
+      base.progress(`signed-in start (${store} store) repetition ${rep + 1}/${base.opts.reps}`);
+      if (store === 'file') out.nodeMs.push(await nodeBaselineMs(base.deadline));
+      await withConnection(ctx, 'bridge', `signed-in start (${store}) repetition ${rep + 1}`, async (conn) => {
+        times.push(conn.connectMs);
+        await echoCall(conn.client, 'with the stored token')();
+      });
+    }
+    if (launches() !== signIns) base.failures.push(`signed-in start (${store}): a bridge opened the browser; the stored token was not used`);
+  } finally {
+    if (store === 'keychain') {
+      // The session bus may be the user's own: leave no entry for this throwaway lab behind.
+      await runCli(base.launch.binPath, ['cache', 'clear', url, '--yes', ...storeArgs], env, 20_000).catch((err: unknown) =>
+        base.failures.push(`removing the bench's keychain entries: ${(err as Error).message}`),
+      );
+    }
+  }
+}
+
+/** Run the built CLI to completion; rejects with its stderr when it fails. */
+async function runCli(binPath: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<void> {
+  const childEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    // Loopback without a proxy in between, as for the bridges (connections.ts).
+    if (v !== undefined && !/^(https?_proxy|all_proxy)$/i.test(k)) childEnv[k] = v;
+  }
+  const child = spawn(process.execPath, [binPath, ...args], { env: { ...childEnv, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-2_000)));
+  try {
+    const [code] = (await withTimeout(once(child, 'exit'), timeoutMs, `mcp-keybridge ${args[0]}`)) as [number | null];
+    if (code !== 0) throw new Error(`mcp-keybridge ${args.slice(0, 2).join(' ')} exited with ${code}: ${stderr.trim()}`);
+  } catch (err) {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw err;
+  }
+}
