@@ -41,11 +41,15 @@ export async function runBridge(options: BridgeOptions, deps: Deps): Promise<num
     : undefined;
   const writer = new MessageWriter(deps.stdout, pacer);
   const hasStaticAuthorization = Object.keys(options.headers).includes('authorization');
+  const auth = hasStaticAuthorization ? undefined : options.auth;
+  // Read the stored session now, while the IDE's first message is on its way: the keychain answers
+  // over D-Bus in tens of ms, which would otherwise all sit in front of the first request.
+  if (auth) void auth.authorizationHeader().catch(() => undefined);
   const remote = connectRemote(options.transport, {
     url: options.serverUrl,
     http,
     headers: options.headers,
-    auth: hasStaticAuthorization ? undefined : options.auth,
+    auth,
     log: deps.log,
     deliver: options.hook ? (raw, msg) => writer.write(options.hook!.beforeDeliver(raw, msg)) : (raw) => writer.write(raw),
     openMessage: options.hook ? undefined : () => writer.openMessage(),
