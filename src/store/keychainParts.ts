@@ -14,11 +14,25 @@ export const PART_MAX_CHARS = 1200;
 export const MAX_PARTS = 64;
 export const MANIFEST_VERSION = 1;
 
-/** The small entry stored under the logical key itself. */
+/**
+ * Where the per-entry limit does not apply (macOS Keychain, Secret Service), a value up to this
+ * many characters is kept inline in the entry under its key: one keychain round trip to read a
+ * session instead of one per part, and a write that is a single call (never seen half done).
+ */
+export const INLINE_MAX_CHARS = 32 * 1024;
+
+/** True where credential entries are small (Windows Credential Manager: 2,560 bytes). */
+export function needsParts(platform: NodeJS.Platform): boolean {
+  return platform === 'win32';
+}
+
+/** The entry stored under the logical key itself: the value inline, or the manifest of its parts. */
 export interface PartsManifest {
   v: typeof MANIFEST_VERSION;
+  /** 0 when the value is inline. */
   parts: number;
   sha256: string;
+  inline?: string;
 }
 
 const PART_SUFFIX = /#part(\d+)$/;
@@ -67,9 +81,10 @@ export function parseManifest(text: string): PartsManifest | undefined {
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { v, parts, sha256 } = parsed as Record<string, unknown>;
+  const { v, parts, sha256, inline } = parsed as Record<string, unknown>;
   if (v !== MANIFEST_VERSION) return undefined;
-  if (typeof parts !== 'number' || !Number.isInteger(parts) || parts < 1 || parts > MAX_PARTS) return undefined;
   if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+  if (parts === 0 && typeof inline === 'string') return { v, parts, sha256, inline };
+  if (typeof parts !== 'number' || !Number.isInteger(parts) || parts < 1 || parts > MAX_PARTS) return undefined;
   return { v, parts, sha256 };
 }

@@ -16,6 +16,8 @@ import {
   probeAccount,
   sha256Hex,
   splitIntoParts,
+  INLINE_MAX_CHARS,
+  needsParts,
   type PartsManifest,
 } from './keychainParts.js';
 
@@ -56,8 +58,9 @@ const ENTRY_OPTIONS: EntryOptions = { linux: { store: 'secret-service' } };
 
 /**
  * TokenStore over the OS credential store (Secret Service, macOS Keychain, Windows Credential
- * Manager). A value is stored as parts `<key>#part0…n-1` (each ≤ 2,560 bytes on every platform)
- * plus a manifest under `<key>` holding {v, parts, sha256}; the manifest is written last, so a
+ * Manager). On macOS and Linux a value (up to INLINE_MAX_CHARS) is one entry under `<key>` holding
+ * {v, parts: 0, sha256, inline}. On Windows, whose entries hold 2,560 bytes, it is stored as parts
+ * `<key>#part0…n-1` (each ≤ 2,560 bytes) plus a manifest under `<key>` holding {v, parts, sha256}; the manifest is written last, so a
  * half-written value reads as corrupt, never as a wrong token.
  */
 export class KeychainStore implements TokenStore {
@@ -102,6 +105,11 @@ export class KeychainStore implements TokenStore {
     const manifest = parseManifest(manifestText);
     // The manifest is one entry written in one call: unreadable is corrupt, not torn.
     if (manifest === undefined) throw this.corrupt(key, 'its manifest entry is not a valid parts manifest');
+    if (manifest.inline !== undefined) {
+      // One entry written in one call: a mismatch is damage, not a write in progress.
+      if (sha256Hex(manifest.inline) !== manifest.sha256) throw this.corrupt(key, 'its value does not match its checksum');
+      return { text: manifest.inline };
+    }
     const parts: string[] = [];
     for (let index = 0; index < manifest.parts; index += 1) {
       const part = await this.read(partAccount(key, index), signal);
@@ -128,7 +136,8 @@ export class KeychainStore implements TokenStore {
     checkKey(key);
     const text = asciiJson(value);
     if (text === undefined) throw new StoreUnavailableError(`Cannot store ${this.describe(key)}: the value is not JSON-serialisable.`, 'store_bad_value');
-    const parts = splitIntoParts(text);
+    const inline = !needsParts(this.platform) && text.length <= INLINE_MAX_CHARS;
+    const parts = inline ? [] : splitIntoParts(text);
     if (parts.length > MAX_PARTS) {
       throw new StoreUnavailableError(
         `Cannot store ${this.describe(key)}: ${text.length} characters exceed the keychain layout limit of ${MAX_PARTS * PART_MAX_CHARS}.`,
@@ -138,7 +147,9 @@ export class KeychainStore implements TokenStore {
     await this.run(`write ${this.describe(key)}`, async (signal) => {
       const previous = await this.readManifestLeniently(key, signal);
       for (const [index, part] of parts.entries()) await this.write(partAccount(key, index), part, signal);
-      const manifest: PartsManifest = { v: MANIFEST_VERSION, parts: parts.length, sha256: sha256Hex(text) };
+      const manifest: PartsManifest = inline
+        ? { v: MANIFEST_VERSION, parts: 0, sha256: sha256Hex(text), inline: text }
+        : { v: MANIFEST_VERSION, parts: parts.length, sha256: sha256Hex(text) };
       await this.write(key, JSON.stringify(manifest), signal);
       await this.deleteParts(key, parts.length, previous?.parts ?? 0, signal);
     });

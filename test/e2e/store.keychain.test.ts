@@ -72,11 +72,15 @@ describe.skipIf(!hasSessionBus)('KeychainStore on the real Secret Service', () =
   const otherService = `${service}-other`;
   let keyring: typeof import('@napi-rs/keyring');
   let store: KeychainStore;
+  /** The Windows layout (parts of ≤ 2,560 bytes), exercised against the real Secret Service. */
+  let partsStore: KeychainStore;
   const pin = { linux: { store: 'secret-service' as const } };
 
   beforeAll(async () => {
     keyring = await import('@napi-rs/keyring');
     store = (await openStore('keychain', { env: process.env, service, timeoutMs: 10_000 })) as KeychainStore;
+    const binding = { AsyncEntry: keyring.AsyncEntry, findCredentialsAsync: keyring.findCredentialsAsync };
+    partsStore = new KeychainStore({ keyring: binding, service, timeoutMs: 10_000, platform: 'win32' });
   });
 
   afterAll(async () => {
@@ -97,15 +101,27 @@ describe.skipIf(!hasSessionBus)('KeychainStore on the real Secret Service', () =
     subject_name: 'Zoë Ørsted 😀',
   };
 
-  it('round-trips a 12 KB token set intact', async () => {
+  it('round-trips a 12 KB token set intact, inline and in the Windows layout', async () => {
     expect(JSON.stringify(tokenSet).length).toBeGreaterThan(11_500);
     await store.set('profile-a', tokenSet);
     expect(await store.get('profile-a')).toEqual(tokenSet);
+    await partsStore.set('profile-a', tokenSet);
+    expect(await partsStore.get('profile-a')).toEqual(tokenSet);
+    expect(await store.get('profile-a')).toEqual(tokenSet); // either layout reads the other
     expect(await store.get('never-written')).toBeUndefined();
   });
 
-  it('stores the value as parts of at most 2,560 bytes plus a manifest (checked with secret-tool)', async () => {
-    await store.set('profile-a', tokenSet);
+  it('keeps a value in one entry where entries are not size-limited (one round trip to read)', async () => {
+    await partsStore.set('profile-i', tokenSet);
+    await store.set('profile-i', tokenSet);
+    const accounts = (await keyring.findCredentialsAsync(service)).map((c) => c.account).filter((a) => a.startsWith('profile-i'));
+    expect(accounts).toEqual(['profile-i']); // the parts of the earlier layout were removed
+    expect(await store.get('profile-i')).toEqual(tokenSet);
+    await store.delete('profile-i');
+  });
+
+  it('in the Windows layout, stores the value as parts of at most 2,560 bytes plus a manifest (checked with secret-tool)', async () => {
+    await partsStore.set('profile-a', tokenSet);
     const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) =>
       execFile('secret-tool', ['search', '--all', 'service', service], { timeout: 15_000, maxBuffer: 1 << 20 }, (error, out) =>
         error ? reject(error) : resolve({ stdout: out }),
@@ -132,7 +148,7 @@ describe.skipIf(!hasSessionBus)('KeychainStore on the real Secret Service', () =
     }
 
     // Shrinking the value removes the parts it no longer needs.
-    await store.set('profile-a', { small: true });
+    await partsStore.set('profile-a', { small: true });
     const remaining = (await keyring.findCredentialsAsync(service)).map((c) => c.account).sort();
     expect(remaining).toEqual(['profile-a', 'profile-a#part0']);
   });
@@ -159,12 +175,17 @@ describe.skipIf(!hasSessionBus)('KeychainStore on the real Secret Service', () =
       expect((error as Error).message).toContain(`${service}/profile-c`);
       expect((error as Error).message).toContain('mcp-keybridge logout');
     };
-    // A part overwritten by someone else: checksum mismatch.
+    // An inline value changed by someone else: checksum mismatch.
     await store.set('profile-c', tokenSet);
+    const inline = JSON.parse((await new keyring.AsyncEntry(service, 'profile-c', pin).getPassword())!) as Record<string, unknown>;
+    await new keyring.AsyncEntry(service, 'profile-c', pin).setPassword(JSON.stringify({ ...inline, inline: '{"tampered":true}' }));
+    await expectCorrupt();
+    // A part overwritten by someone else: checksum mismatch.
+    await partsStore.set('profile-c', tokenSet);
     await new keyring.AsyncEntry(service, 'profile-c#part1', pin).setPassword('tampered');
     await expectCorrupt();
     // A part missing (an interrupted write or a partial delete).
-    await store.set('profile-c', tokenSet);
+    await partsStore.set('profile-c', tokenSet);
     await new keyring.AsyncEntry(service, 'profile-c#part2', pin).deleteCredential();
     await expectCorrupt();
     // A manifest that is not JSON.

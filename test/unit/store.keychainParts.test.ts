@@ -26,6 +26,7 @@ describe('keychain part layout', () => {
   it('accepts only well-formed manifests', () => {
     const sha256 = sha256Hex('x');
     expect(parseManifest(JSON.stringify({ v: 1, parts: 3, sha256 }))).toEqual({ v: 1, parts: 3, sha256 });
+    expect(parseManifest(JSON.stringify({ v: 1, parts: 0, sha256, inline: '{}' }))).toEqual({ v: 1, parts: 0, sha256, inline: '{}' });
     for (const bad of ['{', 'null', '[]', JSON.stringify({ v: 2, parts: 3, sha256 }), JSON.stringify({ v: 1, parts: 0, sha256 }), JSON.stringify({ v: 1, parts: 1e6, sha256 }), JSON.stringify({ v: 1, parts: 1, sha256: 'zz' })]) {
       expect(parseManifest(bad)).toBeUndefined();
     }
