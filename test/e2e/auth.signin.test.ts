@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from '../../scripts/lab/lab.js';
 import { completeLogin, type CompleteLoginOptions } from '../../scripts/lab/scriptedLogin.js';
@@ -12,10 +11,9 @@ import type { AuthOptions } from '../../src/auth/options.js';
 import { registrationKey } from '../../src/auth/profile.js';
 import { revokeSessionTokens } from '../../src/auth/revoke.js';
 import type { StoredSession } from '../../src/auth/tokenSet.js';
-import type { Deps } from '../../src/deps.js';
 import { AuthRefusedError, AuthRequiredError, KeybridgeError } from '../../src/errors.js';
-import { Logger } from '../../src/log/logger.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
+import { makeDeps as makeHarnessDeps, type Browser, type TestDeps } from './harness/authDeps.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -35,17 +33,6 @@ async function tempLockDir(): Promise<string> {
   return dir;
 }
 
-interface TestDeps {
-  deps: Deps;
-  logText(): string;
-  /** Authorization URLs the flow asked to open. */
-  opened: string[];
-  /** Move the injected clock. */
-  advance(ms: number): void;
-}
-
-type Browser = (url: string) => Promise<void>;
-
 /** A user who completes the lab login whenever the flow opens a browser. */
 const scriptedUser =
   (opts: CompleteLoginOptions = {}): Browser =>
@@ -53,32 +40,8 @@ const scriptedUser =
     await completeLogin(url, opts);
   };
 
-function makeDeps(browser: Browser = scriptedUser()): TestDeps {
-  const lines: string[] = [];
-  let offset = 0;
-  const opened: string[] = [];
-  const log = new Logger({ sink: { write: (s: string) => lines.push(s) }, level: 'debug' });
-  const deps: Deps = {
-    stdin: Readable.from([]),
-    stdout: new PassThrough(),
-    stderr: new PassThrough(),
-    stderrIsTTY: false,
-    stdinIsTTY: false,
-    env: {},
-    clock: { now: () => Date.now() + offset },
-    log,
-    fetch: globalThis.fetch,
-    openBrowser: async (url) => {
-      opened.push(url);
-      await browser(url);
-    },
-    homeDir: tmpdir(),
-    cwd: tmpdir(),
-    platform: process.platform,
-    onShutdownSignal: () => () => undefined,
-  };
-  return { deps, logText: () => lines.join(''), opened, advance: (ms) => (offset += ms) };
-}
+/** Test deps whose browser is, by default, the scripted user. */
+const makeDeps = (browser: Browser = scriptedUser()): TestDeps => makeHarnessDeps(browser);
 
 function options(serverUrl: string, extra: Partial<AuthOptions> = {}): AuthOptions {
   return { serverUrl: new URL(serverUrl), authTimeoutMs: 20_000, interactive: true, ...extra };

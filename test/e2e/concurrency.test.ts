@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { completeLogin } from '../../scripts/lab/scriptedLogin.js';
 import { createAuthSession } from '../../src/auth/authSession.js';
 import type { Deps } from '../../src/deps.js';
@@ -19,23 +19,14 @@ import {
   firstText,
   hasKeyringTools,
   refreshGrants,
-  runCleanups,
   startOAuthLab,
   storedSession,
-  usePrivateKeyring,
   waitPastExpiry,
   workspace,
-  type Cleanup,
+  useFileFixtures,
 } from './harness/labFleet.js';
 
-const cleanups: Cleanup[] = [];
-afterEach(() => runCleanups(cleanups));
-// A keyring of this file's own: see usePrivateKeyring.
-let keyring: Awaited<ReturnType<typeof usePrivateKeyring>> | undefined;
-beforeAll(async () => {
-  if (hasKeyringTools) keyring = await usePrivateKeyring();
-}, 30_000);
-afterAll(() => keyring?.stop());
+const cleanups = useFileFixtures();
 
 describe.skipIf(!hasKeyringTools)('many bridges, one profile (built CLI, lab, real keychain)', () => {
   it('five bridges started together with an empty store sign in once: one browser launch, all five list tools', async () => {

@@ -2,7 +2,7 @@
  * Network and server faults, injected into the lab gateway (Gateway.injectFaults) or made real
  * (the identity provider stopped). Built CLI, lab, real keychain (a private gnome-keyring per file, see usePrivateKeyring).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { assertStdoutIsJsonRpc } from './harness/bridgeProcess.js';
 import {
@@ -10,23 +10,14 @@ import {
   connect,
   firstText,
   hasKeyringTools,
-  runCleanups,
   sleep,
   startOAuthLab,
   storedSession,
-  usePrivateKeyring,
   workspace,
-  type Cleanup,
+  useFileFixtures,
 } from './harness/labFleet.js';
 
-const cleanups: Cleanup[] = [];
-afterEach(() => runCleanups(cleanups));
-// A keyring of this file's own: see usePrivateKeyring.
-let keyring: Awaited<ReturnType<typeof usePrivateKeyring>> | undefined;
-beforeAll(async () => {
-  if (hasKeyringTools) keyring = await usePrivateKeyring();
-}, 30_000);
-afterAll(() => keyring?.stop());
+const cleanups = useFileFixtures();
 
 /** The gateway's record of one JSON-RPC request id: every POST that carried it. */
 function posts(rpc: { method?: string; id?: unknown; fault?: number }[], method: string): Map<unknown, { fault?: number }[]> {

@@ -2,7 +2,7 @@
  * Sleep and long idle: expired tokens, a dead server stream, an expired gateway session. Built CLI,
  * lab (oidc-provider + SDK gateway), real keychain (a private gnome-keyring per file, see usePrivateKeyring).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startGateway } from '../../scripts/lab/gateway.js';
 import { LAB_SCOPES_SUPPORTED } from '../../scripts/lab/lab.js';
@@ -13,25 +13,16 @@ import {
   firstText,
   hasKeyringTools,
   refreshGrants,
-  runCleanups,
   sleep,
   startOAuthLab,
   storedSession,
-  usePrivateKeyring,
   waitPastExpiry,
   waitUntil,
   workspace,
-  type Cleanup,
+  useFileFixtures,
 } from './harness/labFleet.js';
 
-const cleanups: Cleanup[] = [];
-afterEach(() => runCleanups(cleanups));
-// A keyring of this file's own: see usePrivateKeyring.
-let keyring: Awaited<ReturnType<typeof usePrivateKeyring>> | undefined;
-beforeAll(async () => {
-  if (hasKeyringTools) keyring = await usePrivateKeyring();
-}, 30_000);
-afterAll(() => keyring?.stop());
+const cleanups = useFileFixtures();
 
 describe.skipIf(!hasKeyringTools)('after sleep or a long idle (built CLI, lab, real keychain)', () => {
   it('the first call after the access token expired refreshes and succeeds; with the refresh token dead too, it signs in once and succeeds', async () => {

@@ -5,7 +5,7 @@
  *
  *   SOAK_SECONDS=60 (default) bash scripts/with-keyring.sh npx vitest run test/e2e/soak.test.ts
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   bridge,
@@ -13,11 +13,9 @@ import {
   firstText,
   hasKeyringTools,
   refreshGrants,
-  runCleanups,
   startOAuthLab,
-  usePrivateKeyring,
   workspace,
-  type Cleanup,
+  useFileFixtures,
 } from './harness/labFleet.js';
 
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? '60');
@@ -27,14 +25,7 @@ const BRIDGES = 5;
 const MAX_CALLS_PER_BRIDGE = 50_000;
 const CALL_TIMEOUT_MS = 30_000;
 
-const cleanups: Cleanup[] = [];
-afterEach(() => runCleanups(cleanups));
-// A keyring of this file's own: see usePrivateKeyring.
-let keyring: Awaited<ReturnType<typeof usePrivateKeyring>> | undefined;
-beforeAll(async () => {
-  if (hasKeyringTools) keyring = await usePrivateKeyring();
-}, 30_000);
-afterAll(() => keyring?.stop());
+const cleanups = useFileFixtures();
 
 interface LoopResult {
   calls: number;

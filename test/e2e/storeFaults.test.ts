@@ -4,7 +4,7 @@
  * disturbed) and a corrupt keychain entry. Built CLI, lab, real Secret Service.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { assertStdoutIsJsonRpc } from './harness/bridgeProcess.js';
 import {
@@ -13,24 +13,15 @@ import {
   connect,
   firstText,
   hasKeyringTools,
-  runCleanups,
   startOAuthLab,
   storedSession,
-  usePrivateKeyring,
   waitUntil,
   WITH_KEYRING,
   workspace,
-  type Cleanup,
+  useFileFixtures,
 } from './harness/labFleet.js';
 
-const cleanups: Cleanup[] = [];
-afterEach(() => runCleanups(cleanups));
-// A keyring of this file's own: see usePrivateKeyring.
-let keyring: Awaited<ReturnType<typeof usePrivateKeyring>> | undefined;
-beforeAll(async () => {
-  if (hasKeyringTools) keyring = await usePrivateKeyring();
-}, 30_000);
-afterAll(() => keyring?.stop());
+const cleanups = useFileFixtures();
 
 const INIT = (id: number) =>
   JSON.stringify({

@@ -1,3 +1,4 @@
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -186,4 +187,20 @@ export async function waitPastExpiry(lab: OAuthLab, extraMs = 300): Promise<Stor
 /** The text of a tool result's first content item. */
 export function firstText(result: unknown): string | undefined {
   return (result as { content?: { text?: string }[] }).content?.[0]?.text;
+}
+
+/**
+ * Per-file fixtures: a cleanup list run after each test and, where the keyring tools exist, a
+ * private Secret Service for the whole file (see usePrivateKeyring: tests that fill or empty the
+ * "mcp-keybridge" service must not share it with files running in parallel).
+ */
+export function useFileFixtures(): Cleanup[] {
+  const cleanups: Cleanup[] = [];
+  afterEach(() => runCleanups(cleanups));
+  let keyring: Awaited<ReturnType<typeof usePrivateKeyring>> | undefined;
+  beforeAll(async () => {
+    if (hasKeyringTools) keyring = await usePrivateKeyring();
+  }, 30_000);
+  afterAll(() => keyring?.stop());
+  return cleanups;
 }
