@@ -163,6 +163,14 @@ class MachineSession implements AuthSession {
       insecure = server.insecure;
       scopesSupported = prm.scopes_supported;
     }
+    // A secret kept from an earlier run goes only to the authorization server it was used with:
+    // if the gateway now names another one, ask the user instead of sending it there.
+    if (previous && !options.clientSecret && previous.clientSecret && metadata.issuer !== previous.issuer) {
+      throw new AuthRefusedError(
+        `the gateway now names the authorization server ${metadata.issuer}, not ${previous.issuer} where the stored client credentials were used; run \`mcp-keybridge login ${this.server} --grant client-credentials …\` again if you trust it`,
+        'issuer_changed',
+      );
+    }
     const secret = options.clientSecret ?? previous?.clientSecret;
     const resolved = await preRegisteredClient({ clientId, clientSecret: options.clientKey ? undefined : secret, clientKey: options.clientKey }, metadata, deps);
     if (resolved.tokenEndpointAuthMethod === 'none') {

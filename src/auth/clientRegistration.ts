@@ -172,23 +172,7 @@ async function registerDynamically(input: ResolveClientInput): Promise<ResolvedC
     response_types: ['code'],
     token_endpoint_auth_method: 'none',
   };
-  // Given the metadata document URL, dynamicClientRegistration reads that document (again) and
-  // registers at its registration_endpoint. The second read is not vetted by discovery, so only
-  // the two URLs already vetted may be fetched: a document that changed in between cannot send
-  // the registration anywhere else (e.g. to plain http on another host).
-  const vetted = new Set([server.metadataUrl.href, new URL(server.metadata.registration_endpoint).href]);
-  const onlyVetted: typeof globalThis.fetch = (resource, init) => {
-    const href = typeof resource === 'string' ? new URL(resource).href : resource instanceof URL ? resource.href : resource.url;
-    if (!vetted.has(href)) {
-      return Promise.reject(
-        new UnsafeServerError(
-          `the authorization server metadata changed during registration (it now sends the registration to ${sanitizeServerText(href, 200)}); refusing`,
-          'metadata_changed',
-        ),
-      );
-    }
-    return deps.fetch(resource, init);
-  };
+  const onlyVetted = onlyVettedFetch(server, deps.fetch);
   let config: client.Configuration;
   try {
     config = await client.dynamicClientRegistration(server.metadataUrl, metadata, client.None(), {
@@ -222,4 +206,26 @@ async function registerDynamically(input: ResolveClientInput): Promise<ResolvedC
   await input.store.set(registrationKey({ issuer: server.metadata.issuer, callbackHost: input.callbackHost }), record);
   deps.log.info(`registered this client at ${server.metadata.issuer}`);
   return { clientId: registered.client_id, clientSource: 'dynamic', tokenEndpointAuthMethod: method, clientSecret, reused: false };
+}
+
+/**
+ * Given the metadata document URL, dynamicClientRegistration reads that document (again) and
+ * registers at its registration_endpoint. The second read is not vetted by discovery, so only the
+ * two URLs already vetted may be fetched: a document that changed in between cannot send the
+ * registration anywhere else (e.g. to plain http on another host).
+ */
+export function onlyVettedFetch(server: Pick<DiscoveredServer, 'metadataUrl' | 'metadata'>, fetchFn: typeof globalThis.fetch): typeof globalThis.fetch {
+  const vetted = new Set([server.metadataUrl.href, new URL(server.metadata.registration_endpoint!).href]);
+  return (resource, init) => {
+    const href = typeof resource === 'string' ? new URL(resource).href : resource instanceof URL ? resource.href : resource.url;
+    if (!vetted.has(href)) {
+      return Promise.reject(
+        new UnsafeServerError(
+          `the authorization server metadata changed during registration (it now sends the registration to ${sanitizeServerText(href, 200)}); refusing`,
+          'metadata_changed',
+        ),
+      );
+    }
+    return fetchFn(resource, init);
+  };
 }

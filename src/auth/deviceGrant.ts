@@ -3,7 +3,7 @@ import type { Deps } from '../deps.js';
 import { AuthRefusedError, AuthRequiredError, UnsafeServerError } from '../errors.js';
 import type { TokenStore } from '../store/tokenStore.js';
 import { validateBrowserUrl } from './browser.js';
-import { CLIENT_NAME, loadStoredRegistration, preRegisteredClient, type ResolvedClient, type StoredRegistration } from './clientRegistration.js';
+import { CLIENT_NAME, loadStoredRegistration, onlyVettedFetch, preRegisteredClient, type ResolvedClient, type StoredRegistration } from './clientRegistration.js';
 import type { DiscoveredServer } from './discovery.js';
 import { oauthErrorCode, sanitizeServerText, toAuthError } from './oauthErrors.js';
 import { buildConfiguration, clientAuthFor, makeCustomFetch, OAUTH_REQUEST_TIMEOUT_S } from './oidcConfiguration.js';
@@ -159,7 +159,7 @@ async function deviceClient(input: DeviceSignInInput): Promise<ResolvedClient> {
       },
       client.None(),
       {
-        [client.customFetch]: makeCustomFetch(deps.fetch, input.signal),
+        [client.customFetch]: makeCustomFetch(onlyVettedFetch(server, deps.fetch), input.signal),
         execute: server.insecure ? [client.allowInsecureRequests] : [],
         timeout: OAUTH_REQUEST_TIMEOUT_S,
       },

@@ -59,6 +59,10 @@ export function toAuthError(err: unknown, what: string): KeybridgeError {
     // failed (e.g. an unexpected "iss", RFC 9207) is named by oauth4webapi's error in `cause`.
     const cause = err.cause instanceof Error && err.cause.message && err.cause.message !== err.message ? ` (${sanitizeServerText(err.cause.message)})` : '';
     switch (err.code) {
+      case 'OAUTH_TIMEOUT':
+        return new RemoteUnavailableError(`${what}: the authorization server did not answer in time`, { code: 'auth_server_unreachable', cause: err });
+      case 'OAUTH_ABORT':
+        return new AuthRequiredError(`${what}: cancelled`, 'auth_cancelled', err);
       case 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED':
       case 'OAUTH_JWT_CLAIM_COMPARISON_FAILED':
       case 'OAUTH_INVALID_RESPONSE':

@@ -75,11 +75,6 @@ export function isSessionKey(key: string): boolean {
   return key.startsWith(USER_PREFIX) || key.startsWith(MACHINE_PREFIX);
 }
 
-/** True when a store key names a machine (client credentials) session. */
-export function isMachineKey(key: string): boolean {
-  return key.startsWith(MACHINE_PREFIX);
-}
-
 /**
  * Store key of a client registration (dynamic or metadata document) at one authorization
  * server for one callback host. The record inside carries the exact redirect URI, and is reused

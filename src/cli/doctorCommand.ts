@@ -6,7 +6,7 @@ import { discoverAuthorizationServer, discoverProtectedResource, type Discovered
 import { sanitizeServerText } from '../auth/oauthErrors.js';
 import type { AuthOptions } from '../auth/options.js';
 import { canonicalServerUrl } from '../auth/profile.js';
-import { isExpired, type StoredSession } from '../auth/tokenSet.js';
+import { bearerToken, isExpired, type StoredSession } from '../auth/tokenSet.js';
 import { parseBearerChallenge, type BearerChallenge } from '../auth/wwwAuthenticate.js';
 import type { Deps } from '../deps.js';
 import { KeybridgeError, UsageError } from '../errors.js';
@@ -309,7 +309,7 @@ function sessionCheck(session: StoredSession | undefined, server: string, as: Di
 /** Does the gateway accept the stored access token? An initialize with it, then the MCP session is ended. */
 async function checkTokenAccepted(url: URL, session: StoredSession, fetchFn: typeof fetch, timeoutMs: number): Promise<DoctorCheck> {
   const name = 'gateway accepts the stored token';
-  const authorization = `Bearer ${session.accessToken}`;
+  const authorization = `Bearer ${bearerToken(session)}`;
   try {
     const res = await fetchFn(url.href, {
       method: 'POST',

@@ -1,10 +1,6 @@
+import { isLoopbackHost } from '../auth/endpointPolicy.js';
 import { UsageError } from '../errors.js';
 
-/** Loopback hosts: the only place plain http is allowed without --allow-http. */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
-}
 
 /** Validate the gateway URL given by the user: https, or http on loopback / with --allow-http. */
 export function parseServerUrl(text: string, opts: { allowHttp: boolean }): URL {

@@ -3,7 +3,7 @@ import type { AuthOptions } from '../auth/options.js';
 import { canonicalServerUrl } from '../auth/profile.js';
 import { isExpired } from '../auth/tokenSet.js';
 import type { Deps } from '../deps.js';
-import { AuthRequiredError } from '../errors.js';
+import { AuthRequiredError, RemoteUnavailableError } from '../errors.js';
 import type { StoreKind } from '../store/tokenStore.js';
 import { addProfileOptions, toAuthOptions, type RawProfileFlags } from './profileOptions.js';
 import { parseServerUrl } from './serverUrl.js';
@@ -25,6 +25,13 @@ export async function runToken(opts: TokenOptions, deps: Deps): Promise<number> 
   if (!(await session.currentSession())) throw needLogin(`not signed in to ${server}`);
   const header = await session.authorizationHeader();
   const current = await session.currentSession();
+  if (current && header && isExpired(current, deps.clock.now()) && current.refreshToken) {
+    // The refresh failed for a passing reason (the bridge would keep using this token): not a sign-in matter.
+    throw new RemoteUnavailableError(
+      `the access token for ${server} expired and could not be refreshed (is the identity provider reachable?); try again, or run \`${opts.loginHint}\``,
+      { code: 'refresh_failed' },
+    );
+  }
   if (!header || !current || isExpired(current, deps.clock.now())) throw needLogin(`the sign-in for ${server} has expired or was revoked`);
   // Written straight to stdout, not through the logger (which would mask it).
   deps.stdout.write(`${header.replace(/^Bearer /, '')}\n`);

@@ -25,10 +25,6 @@ export class RateLimiter {
     this.rules = rules.map((rule) => ({ rule, re: rule.glob ? globToRegExp(rule.glob) : undefined, stamps: [] }));
   }
 
-  get active(): boolean {
-    return this.rules.length > 0;
-  }
-
   /** Record a call at `now` if every matching rule has room; otherwise name the rule that is full. */
   take(tool: string, now: number): { limitedBy: string } | undefined {
     const matching = this.rules.filter((r) => !r.re || r.re.test(tool));

@@ -31,7 +31,6 @@ export class Relay {
   /** Requests the IDE cancelled: the spec says no response is expected for them. */
   private readonly cancelled = new Set<JsonRpcId>();
   private stopResolve?: (end: RelayEnd) => void;
-  private initializeSeen = false;
 
   constructor(private readonly opts: RelayOptions) {}
 
@@ -104,7 +103,6 @@ export class Relay {
       return;
     }
     const isInitialize = msg.method === 'initialize';
-    if (isInitialize) this.initializeSeen = true;
     const abort = new AbortController();
     const entry = {
       abort,
@@ -139,6 +137,7 @@ export class Relay {
     if (this.cancelled.has(id)) {
       // The IDE cancelled it and expects no answer (MCP cancellation); the gateway dropped it.
       this.opts.log.debug(`${method} ${JSON.stringify(id)} was cancelled: ${message}`);
+      this.opts.hook?.onForwardFailed(id, 'cancelled');
       return;
     }
     const code =
@@ -168,11 +167,6 @@ export class Relay {
       }),
     ]);
     clearTimeout(timer);
-  }
-
-  /** Whether an initialize went through this relay (for diagnostics). */
-  get sawInitialize(): boolean {
-    return this.initializeSeen;
   }
 }
 

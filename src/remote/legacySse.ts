@@ -2,7 +2,7 @@ import { RemoteUnavailableError } from '../errors.js';
 import type { JsonRpcId, JsonRpcMessage } from '../relay/jsonRpc.js';
 import { prepareMessage } from '../relay/jsonEnvelope.js';
 import { discard, type HttpResponse } from './httpClient.js';
-import { requestFollowingRedirects } from './redirects.js';
+import { requestFollowingRedirects, type RedirectedResponse } from './redirects.js';
 import { describeNetworkError, httpStatusError, isAuthChallenge } from './remoteErrors.js';
 import type { Outgoing, RemoteTransport, TransportContext } from './remoteTransport.js';
 import { consumeSse, type SseState } from './sseStream.js';
@@ -77,10 +77,10 @@ export class LegacySseTransport implements RemoteTransport {
 
   private async connect(replayInit: boolean): Promise<void> {
     let authAttempt = 0;
-    let res: HttpResponse;
+    let res: RedirectedResponse;
     for (;;) {
       res = await this.exchange('GET', this.ctx.url);
-      if (isAuthChallenge(res) && this.ctx.auth) {
+      if (isAuthChallenge(res) && this.ctx.auth && res.finalUrl.origin === this.ctx.url.origin) {
         discard(res.body);
         await this.ctx.auth.handleChallenge({ status: res.status, wwwAuthenticate: first(res.headers['www-authenticate']) }, ++authAttempt, this.abort.signal);
         continue;
@@ -153,7 +153,7 @@ export class LegacySseTransport implements RemoteTransport {
       const url = this.postUrl;
       if (!url) throw new RemoteUnavailableError('the SSE stream from the gateway is closed', { code: 'stream_closed' });
       const res = await this.exchange('POST', url, raw);
-      if (isAuthChallenge(res) && this.ctx.auth) {
+      if (isAuthChallenge(res) && this.ctx.auth && res.finalUrl.origin === this.ctx.url.origin) {
         discard(res.body);
         await this.ctx.auth.handleChallenge({ status: res.status, wwwAuthenticate: first(res.headers['www-authenticate']) }, ++authAttempt, this.abort.signal);
         continue;
@@ -164,7 +164,7 @@ export class LegacySseTransport implements RemoteTransport {
     }
   }
 
-  private async exchange(method: 'GET' | 'POST', url: URL, body?: string): Promise<HttpResponse> {
+  private async exchange(method: 'GET' | 'POST', url: URL, body?: string): Promise<RedirectedResponse> {
     const headers: Record<string, string> = { ...this.ctx.headers };
     if (this.ctx.auth) {
       const authorization = await this.ctx.auth.authorizationHeader(this.abort.signal);

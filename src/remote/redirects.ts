@@ -2,6 +2,9 @@ import { discard, type HttpClient, type HttpRequest, type HttpResponse } from '.
 
 const MAX_REDIRECTS = 3;
 
+/** A response and the URL that actually produced it (after redirects). */
+export type RedirectedResponse = HttpResponse & { finalUrl: URL };
+
 /**
  * Follow 307/308 redirects (method and body kept), at most a few. Credentials are origin-bound:
  * on a hop to another origin the Authorization header and every static header are dropped, so a
@@ -11,7 +14,7 @@ export async function requestFollowingRedirects(
   http: HttpClient,
   req: HttpRequest,
   credentialHeaders: readonly string[],
-): Promise<HttpResponse & { finalUrl: URL }> {
+): Promise<RedirectedResponse> {
   let current: HttpRequest = req;
   const origin = req.url.origin;
   for (let hop = 0; ; hop++) {
@@ -22,7 +25,9 @@ export async function requestFollowingRedirects(
     }
     discard(res.body);
     const next = new URL(location, current.url);
+    // Never to another scheme, and never from https down to plain http (the body is the IDE's data).
     if (next.protocol !== 'https:' && next.protocol !== 'http:') return { ...res, finalUrl: current.url };
+    if (current.url.protocol === 'https:' && next.protocol !== 'https:') return { ...res, finalUrl: current.url };
     const headers = { ...current.headers };
     if (next.origin !== origin) {
       for (const name of Object.keys(headers)) {

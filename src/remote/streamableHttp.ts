@@ -4,7 +4,7 @@ import type { Envelope } from '../relay/envelopeScanner.js';
 import { prepareMessage, SMALL_MESSAGE_BYTES } from '../relay/jsonEnvelope.js';
 import { StreamedMessage } from '../relay/streamedMessage.js';
 import { discard, readBytes, type HttpResponse } from './httpClient.js';
-import { requestFollowingRedirects } from './redirects.js';
+import { requestFollowingRedirects, type RedirectedResponse } from './redirects.js';
 import type { Outgoing, RemoteTransport, TransportContext } from './remoteTransport.js';
 import { consumeSse, type LargeDataHandler, type SseState } from './sseStream.js';
 import { describeNetworkError, httpStatusError, isAuthChallenge } from './remoteErrors.js';
@@ -36,6 +36,8 @@ export class StreamableHttpTransport implements RemoteTransport {
   private initializeRaw?: string;
   private initializedRaw?: string;
   private reinitializing?: Promise<void>;
+  /** A re-creation of the session started and has not succeeded yet. */
+  private sessionLost = false;
   private initializing?: Promise<void>;
   private getStreamRunning = false;
   /** The session whose GET stream the gateway accepted: a later 404 for it means the session expired. */
@@ -109,10 +111,12 @@ export class StreamableHttpTransport implements RemoteTransport {
     let sessionRetries = 0;
     let retries = 0;
     for (;;) {
-      // Requests that arrive while the session is being re-created wait for the new session.
-      if (this.reinitializing && opts.allowReinit) await this.reinitializing;
+      // Requests that arrive while the session is being re-created wait for the new session; after
+      // a failed re-creation, the next request tries again.
+      if (opts.allowReinit && this.reinitializing) await this.reinitializing;
+      else if (opts.allowReinit && this.sessionLost) await this.reinitialize();
       const sentSession = this.sessionId;
-      let res: HttpResponse;
+      let res: RedirectedResponse;
       try {
         res = await this.exchange('POST', raw, undefined, signal);
       } catch (err) {
@@ -141,7 +145,7 @@ export class StreamableHttpTransport implements RemoteTransport {
           continue;
         }
       }
-      if (isAuthChallenge(res) && this.ctx.auth) {
+      if (isAuthChallenge(res) && this.ctx.auth && res.finalUrl.origin === this.ctx.url.origin) {
         discard(res.body);
         authAttempt++;
         await this.ctx.auth.handleChallenge(
@@ -167,6 +171,8 @@ export class StreamableHttpTransport implements RemoteTransport {
         throw await httpStatusError(res, this.ctx.url, this.ctx.log.redactor);
       }
       this.confirmed = true;
+      // The server stream stops on a 401/403 or a lost session; any later success brings it back.
+      if (this.initializedRaw && !this.getStreamRunning && !this.sessionLost) this.startGetStream();
       const sid = headerValue(res.headers['mcp-session-id']);
       if (sid && !this.sessionId) this.sessionId = sid;
       if (requestId === undefined || res.status === 202) {
@@ -195,7 +201,7 @@ export class StreamableHttpTransport implements RemoteTransport {
     body?: string,
     extra?: Record<string, string>,
     signal: AbortSignal = this.abort.signal,
-  ): Promise<HttpResponse> {
+  ): Promise<RedirectedResponse> {
     if (this.closed) throw new RemoteUnavailableError('the bridge is shutting down', { code: 'closed' });
     const headers = await this.headers(extra, signal);
     if (method === 'POST') {
@@ -341,11 +347,15 @@ export class StreamableHttpTransport implements RemoteTransport {
       this.reinitializing = (async () => {
         if (!this.initializeRaw) throw new RemoteUnavailableError('the gateway session expired before initialize', { code: 'session_expired' });
         this.ctx.log.info('the gateway session expired; starting a new one');
+        // Until the replay succeeds, the session is lost: the next request re-creates it first
+        // (a failed replay must not leave every later request without a session).
+        this.sessionLost = true;
         this.sessionId = undefined;
         this.protocolVersion = undefined;
         const initId = (JSON.parse(this.initializeRaw) as JsonRpcMessage).id as JsonRpcId;
         await this.post(this.initializeRaw, initId, { allowReinit: false, swallow: true });
         if (this.initializedRaw) await this.post(this.initializedRaw, undefined, { allowReinit: false });
+        this.sessionLost = false;
         this.startGetStream();
       })().finally(() => {
         this.reinitializing = undefined;

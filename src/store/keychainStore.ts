@@ -151,7 +151,11 @@ export class KeychainStore implements TokenStore {
         ? { v: MANIFEST_VERSION, parts: 0, sha256: sha256Hex(text), inline: text }
         : { v: MANIFEST_VERSION, parts: parts.length, sha256: sha256Hex(text) };
       await this.write(key, JSON.stringify(manifest), signal);
-      await this.deleteParts(key, parts.length, previous?.parts ?? 0, signal);
+      // Parts exist only after a parts-layout value: an inline value replacing an inline (or no)
+      // value is the single write above.
+      if (!(inline && (previous === undefined || previous.inline !== undefined))) {
+        await this.deleteParts(key, parts.length, previous?.parts ?? 0, signal);
+      }
     });
   }
 
