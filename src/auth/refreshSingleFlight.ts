@@ -68,6 +68,14 @@ export class Refresher {
         throw new AuthRequiredError(`the sign-in for ${current.server} has expired and holds no refresh token`, 'session_expired');
       }
       const refreshed = await this.grant(current, signal);
+      // A sign-in is not serialised with refreshes: if one stored a new session while our request
+      // was on its way (login --force as another account, a step-up), that session wins.
+      const now = await readStoredSession(store, key, deps.log);
+      if (now && now.accessToken !== current.accessToken) {
+        deps.log.debug('a new session was stored while refreshing; adopting it instead of the refreshed one');
+        registerSessionSecrets(deps.log.redactor, now);
+        return now;
+      }
       await store.set(key, refreshed);
       return refreshed;
     });

@@ -150,4 +150,34 @@ describe.skipIf(!hasKeyringTools)('a refused refresh and a sibling sign-in (in p
     expect(b.opened).toHaveLength(1);
     expect(a.log()).toContain('stored a new session meanwhile; adopting it');
   });
+
+  it('a session signed in while a refresh is on its way is not overwritten by the refreshed one', async () => {
+    const lab = await startOAuthLab(cleanups, { accessTokenTtl: 3 });
+    const lockDir = await mkdtemp(path.join(tmpdir(), 'kb-locks-'));
+    cleanups.push(() => rm(lockDir, { recursive: true, force: true }));
+    const store = await cliKeychain();
+    const options = { serverUrl: new URL(lab.gateway.url), authTimeoutMs: 20_000, interactive: true };
+    const a = makeDeps();
+    const b = makeDeps();
+    const first = createAuthSession({ options, deps: a.deps, store, lockDir });
+    const sibling = createAuthSession({ options, deps: b.deps, store, lockDir });
+    await first.signIn();
+
+    // `login --force` in another process lands while first's (successful) refresh is on its way.
+    let siblingSession: Awaited<ReturnType<typeof sibling.signIn>> | undefined;
+    const realFetch = a.deps.fetch;
+    a.deps.fetch = async (input, init) => {
+      if (String(init?.body ?? '').includes('grant_type=refresh_token') && siblingSession === undefined) {
+        siblingSession = await sibling.signIn({ force: true });
+      }
+      return realFetch(input, init);
+    };
+    await waitPastExpiry(lab);
+    const header = await first.authorizationHeader();
+
+    expect(siblingSession).toBeDefined();
+    expect(lab.idp.record.tokenRequests.at(-1)).toMatchObject({ grant_type: 'refresh_token' }); // the refresh itself succeeded
+    expect((await storedSession(lab))?.accessToken).toBe(siblingSession!.accessToken);
+    expect(header).toBe(`Bearer ${siblingSession!.accessToken}`);
+  });
 });
