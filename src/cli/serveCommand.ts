@@ -9,7 +9,8 @@ import { addProfileOptions, toAuthOptions, type RawProfileFlags } from './profil
 import { parseServerUrl } from './serverUrl.js';
 import { addPolicyOptions, buildPolicyHook, type RawPolicyFlags } from './policyOptions.js';
 import type { AuthSession } from '../auth/authSession.js';
-import { openAuthSession } from './sessionFactory.js';
+import { keychainMayHold, openAuthSession } from './sessionFactory.js';
+import { profileKeyFor } from '../auth/profile.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -60,7 +61,11 @@ export async function runBridgeCommand(url: string, rawOpts: Record<string, unkn
     auth: lazyRemoteAuth(async () => {
       session = (await openAuthSession(auth, storeKind, deps, { signal: shutdown.signal, probe: false })).session;
       return session;
-    }, deps.log),
+    }, deps.log, {
+      // With the keychain, a gateway we hold no session for (one that needs no token, say) never
+      // loads the keychain module: the index of stored key names says so without it.
+      mayHaveSession: storeKind === 'keychain' ? () => keychainMayHold(profileKeyFor(auth), deps.env) : undefined,
+    }),
     hook: policy?.hook,
   };
   try {

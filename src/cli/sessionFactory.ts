@@ -34,3 +34,16 @@ export async function openAuthSession(
   });
   return { session, store };
 }
+
+/** Whether the keychain may hold this key, judged from the index of key names alone (no keychain call). */
+export async function keychainMayHold(key: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const [{ KeychainIndex }, { configDir }, { DEFAULT_KEYCHAIN_SERVICE }] = await Promise.all([
+    import('../store/keychainIndex.js'),
+    import('../store/paths.js'),
+    import('../store/keychainStore.js'),
+  ]);
+  // No index yet means nothing was ever stored through this config dir. Either way a wrong "no"
+  // costs one round trip: the gateway's 401 loads the store and the stored session is adopted.
+  const keys = await new KeychainIndex(configDir(env, process.platform), DEFAULT_KEYCHAIN_SERVICE).read();
+  return keys !== undefined && keys.has(key);
+}

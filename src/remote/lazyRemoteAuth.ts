@@ -8,8 +8,16 @@ import type { RemoteAuth } from './remoteAuth.js';
  * not block a gateway that needs no token: the request goes out without Authorization, and only
  * a 401 surfaces the store's error (with its fix).
  */
-export function lazyRemoteAuth(load: () => Promise<RemoteAuth>, log: Logger): RemoteAuth {
+export function lazyRemoteAuth(
+  load: () => Promise<RemoteAuth>,
+  log: Logger,
+  opts: {
+    /** False when the store provably holds no session for this profile: nothing is loaded until a 401. */
+    mayHaveSession?: () => Promise<boolean>;
+  } = {},
+): RemoteAuth {
   let loading: Promise<RemoteAuth> | undefined;
+  let hint: Promise<boolean> | undefined;
   let warned = false;
   const get = (): Promise<RemoteAuth> => {
     loading ??= load().catch((err: unknown) => {
@@ -20,6 +28,10 @@ export function lazyRemoteAuth(load: () => Promise<RemoteAuth>, log: Logger): Re
   };
   return {
     async authorizationHeader(signal) {
+      if (!loading && opts.mayHaveSession) {
+        hint ??= opts.mayHaveSession().catch(() => true);
+        if (!(await hint)) return undefined;
+      }
       try {
         return await (await get()).authorizationHeader(signal);
       } catch (err) {

@@ -3,6 +3,7 @@ import type { AsyncEntry, EntryOptions } from '@napi-rs/keyring';
 import type { Clock } from '../deps.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { TokenStore } from './tokenStore.js';
+import type { KeychainIndex } from './keychainIndex.js';
 import { sleep, withDeadline } from './deadline.js';
 import { keyringFailure, keyringTimeout } from './keyringFailure.js';
 import {
@@ -47,6 +48,8 @@ export interface KeychainStoreOptions {
   timeoutMs?: number;
   platform?: NodeJS.Platform;
   clock?: Clock;
+  /** Keeps the key-name hint (see KeychainIndex) up to date on set and delete. */
+  index?: KeychainIndex;
 }
 
 /**
@@ -71,6 +74,7 @@ export class KeychainStore implements TokenStore {
   private readonly timeoutMs: number;
   private readonly platform: NodeJS.Platform;
   private readonly clock: Clock | undefined;
+  private readonly index: KeychainIndex | undefined;
 
   constructor(opts: KeychainStoreOptions) {
     this.keyring = opts.keyring;
@@ -78,6 +82,7 @@ export class KeychainStore implements TokenStore {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_KEYCHAIN_TIMEOUT_MS;
     this.platform = opts.platform ?? process.platform;
     this.clock = opts.clock;
+    this.index = opts.index;
     this.location = `${backendName(this.platform)} (service ${this.service})`;
   }
 
@@ -157,6 +162,7 @@ export class KeychainStore implements TokenStore {
         await this.deleteParts(key, parts.length, previous?.parts ?? 0, signal);
       }
     });
+    await this.index?.update(key, true);
   }
 
   /** Delete the manifest first (so a half-finished delete reads as absent), then every part. */
@@ -167,7 +173,7 @@ export class KeychainStore implements TokenStore {
       const hadManifest = await this.remove(key, signal);
       const hadParts = await this.deleteParts(key, 0, previous?.parts ?? 0, signal);
       return hadManifest || hadParts;
-    });
+    }).finally(() => this.index?.update(key, false));
   }
 
   /** Logical keys (manifest entries) filed under this service; parts and the probe are hidden. */

@@ -5,6 +5,7 @@ import { FileStore } from './fileStore.js';
 import { DEFAULT_KEYCHAIN_SERVICE, KeychainStore, type KeyringBinding } from './keychainStore.js';
 import { keychainAdvice } from './keyringFailure.js';
 import { MemoryStore } from './memoryStore.js';
+import { KeychainIndex } from './keychainIndex.js';
 import { configDir, ensurePrivateDir } from './paths.js';
 
 export interface OpenStoreOptions {
@@ -39,12 +40,14 @@ export async function openStore(kind: StoreKind, opts: OpenStoreOptions): Promis
     }
     case 'keychain': {
       const keyring = await loadKeyring(platform);
+      const service = opts.service ?? DEFAULT_KEYCHAIN_SERVICE;
       const store = new KeychainStore({
         keyring,
-        service: opts.service ?? DEFAULT_KEYCHAIN_SERVICE,
+        service,
         timeoutMs: opts.timeoutMs,
         platform,
         clock: opts.clock,
+        index: new KeychainIndex(configDir(opts.env, platform), service),
       });
       if (opts.probe !== false) await store.probe();
       return store;

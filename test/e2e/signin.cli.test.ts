@@ -12,6 +12,8 @@
  */
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { completeLogin } from '../../scripts/lab/scriptedLogin.js';
@@ -120,6 +122,34 @@ describe.skipIf(!hasSessionBus)('sign-in through the built CLI (real SDK client,
     expect(second.stderr()).not.toContain('Open this URL');
     await c2.close();
     expect(await second.exited).toBe(0);
+    assertStdoutIsJsonRpc(second.stdout());
+  });
+
+  it('keeps the keychain off the start path for a gateway it holds no session for, and still finds a session its key index lost', async () => {
+    const lab = await startOAuthLab(cleanups);
+    const ws = await workspace(cleanups);
+    const first = startBridge(cleanups, [lab.gateway.url], ws);
+    const c1 = sdkClient(cleanups);
+    await c1.connect(first.transport());
+    await whoami(c1);
+    await c1.close();
+    await first.exited;
+    // The index of key names (never values) names this profile's session.
+    const indexFile = path.join(ws.home, 'keychain-mcp-keybridge.keys.json');
+    const index = JSON.parse(await readFile(indexFile, 'utf8')) as { v: number; keys: string[] };
+    expect(index.keys).toContain(`session:${lab.gateway.url}`);
+    expect(JSON.stringify(index)).not.toMatch(/eyJ/); // names only, no token
+
+    // The hint lost (e.g. the config dir was cleared): the first request goes without a token, the
+    // gateway's 401 loads the store, and the stored session is used — no browser.
+    await rm(indexFile);
+    const second = startBridge(cleanups, [lab.gateway.url, '--debug'], ws);
+    const c2 = sdkClient(cleanups);
+    await c2.connect(second.transport());
+    expect(await whoami(c2)).toMatchObject({ sub: 'alice' });
+    expect(launches(ws)).toHaveLength(1);
+    await c2.close();
+    await second.exited;
     assertStdoutIsJsonRpc(second.stdout());
   });
 
