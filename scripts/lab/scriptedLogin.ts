@@ -98,6 +98,17 @@ function isCallback(location: URL, redirectUri: URL | undefined, idpOrigin: stri
   return location.origin !== idpOrigin;
 }
 
+/** One browser hop: the jar's cookies sent, new ones kept, redirects not followed. */
+async function browse(jar: CookieJar, url: URL, method: string, body: string | undefined, timeoutMs: number): Promise<{ res: Awaited<ReturnType<typeof fetch>>; text: string }> {
+  const headers: Record<string, string> = { accept: 'text/html' };
+  const cookie = jar.header(url);
+  if (cookie) headers.cookie = cookie;
+  if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+  const res = await fetch(url, { method, body, headers, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+  jar.store(res.headers.getSetCookie());
+  return { res, text: await res.text() };
+}
+
 /**
  * Act like a user in a browser, over plain HTTP: load the authorization URL, sign in on the lab
  * login form, press Continue on consent (or Cancel when `deny`), follow redirects until the one to
@@ -115,13 +126,7 @@ export async function completeLogin(authorizationUrl: string, opts: CompleteLogi
   let postedCredentials = false;
 
   for (let hop = 0; hop < MAX_HOPS; hop += 1) {
-    const headers: Record<string, string> = { accept: 'text/html' };
-    const cookie = jar.header(url);
-    if (cookie) headers.cookie = cookie;
-    if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const res = await fetch(url, { method, body, headers, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
-    jar.store(res.headers.getSetCookie());
-    const text = await res.text();
+    const { res, text } = await browse(jar, url, method, body, timeoutMs);
 
     if (res.status >= 300 && res.status < 400) {
       const location = res.headers.get('location');
@@ -192,13 +197,7 @@ export async function completeDeviceLogin(verificationUri: string, userCode: str
   let postedCredentials = false;
   let aborted = false;
   for (let hop = 0; hop < MAX_HOPS; hop += 1) {
-    const headers: Record<string, string> = { accept: 'text/html' };
-    const cookie = jar.header(url);
-    if (cookie) headers.cookie = cookie;
-    if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const res = await fetch(url, { method, body, headers, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
-    jar.store(res.headers.getSetCookie());
-    const text = await res.text();
+    const { res, text } = await browse(jar, url, method, body, timeoutMs);
     if (res.status >= 300 && res.status < 400) {
       const location = res.headers.get('location');
       if (!location) throw new Error(`redirect without Location from ${url.href}`);

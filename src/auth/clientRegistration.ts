@@ -6,7 +6,7 @@ import { importClientKey, privateKeyJwtSupported } from './clientAssertion.js';
 import type { DiscoveredServer } from './discovery.js';
 import { checkEndpoint } from './endpointPolicy.js';
 import { sanitizeServerText, toAuthError } from './oauthErrors.js';
-import { makeCustomFetch, OAUTH_REQUEST_TIMEOUT_S } from './oidcConfiguration.js';
+import { buildConfiguration, clientAuthFor, makeCustomFetch, OAUTH_REQUEST_TIMEOUT_S } from './oidcConfiguration.js';
 import type { AuthOptions } from './options.js';
 import { registrationKey } from './profile.js';
 import type { ClientSource } from './tokenSet.js';
@@ -228,4 +228,22 @@ export function onlyVettedFetch(server: Pick<DiscoveredServer, 'metadataUrl' | '
     }
     return fetchFn(resource, init);
   };
+}
+
+/** The openid-client Configuration for a resolved client at a discovered authorization server. */
+export function configurationFor(
+  server: Pick<DiscoveredServer, 'metadata' | 'insecure'>,
+  resolved: ResolvedClient,
+  fetchFn: typeof globalThis.fetch,
+  signal?: AbortSignal,
+): client.Configuration {
+  return buildConfiguration({
+    metadata: server.metadata,
+    clientId: resolved.clientId,
+    clientMetadata: { token_endpoint_auth_method: resolved.tokenEndpointAuthMethod },
+    clientAuth: clientAuthFor(resolved.tokenEndpointAuthMethod, resolved.clientKey ?? resolved.clientSecret),
+    fetch: fetchFn,
+    signal,
+    insecure: server.insecure,
+  });
 }

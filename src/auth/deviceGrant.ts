@@ -3,10 +3,10 @@ import type { Deps } from '../deps.js';
 import { AuthRefusedError, AuthRequiredError, UnsafeServerError } from '../errors.js';
 import type { TokenStore } from '../store/tokenStore.js';
 import { validateBrowserUrl } from './browser.js';
-import { CLIENT_NAME, loadStoredRegistration, onlyVettedFetch, preRegisteredClient, type ResolvedClient, type StoredRegistration } from './clientRegistration.js';
+import { CLIENT_NAME, configurationFor, loadStoredRegistration, onlyVettedFetch, preRegisteredClient, type ResolvedClient, type StoredRegistration } from './clientRegistration.js';
 import type { DiscoveredServer } from './discovery.js';
 import { oauthErrorCode, sanitizeServerText, toAuthError } from './oauthErrors.js';
-import { buildConfiguration, clientAuthFor, makeCustomFetch, OAUTH_REQUEST_TIMEOUT_S } from './oidcConfiguration.js';
+import { makeCustomFetch, OAUTH_REQUEST_TIMEOUT_S } from './oidcConfiguration.js';
 import type { AuthOptions } from './options.js';
 import { canonicalServerUrl, registrationKey } from './profile.js';
 import { registerSessionSecrets, sessionFromTokenResponse, type StoredSession } from './tokenSet.js';
@@ -44,15 +44,7 @@ export async function performDeviceSignIn(input: DeviceSignInInput): Promise<Sto
     );
   }
   const resolved = await deviceClient(input);
-  const config = buildConfiguration({
-    metadata: server.metadata,
-    clientId: resolved.clientId,
-    clientMetadata: { token_endpoint_auth_method: resolved.tokenEndpointAuthMethod },
-    clientAuth: clientAuthFor(resolved.tokenEndpointAuthMethod, resolved.clientKey ?? resolved.clientSecret),
-    fetch: deps.fetch,
-    signal,
-    insecure: server.insecure,
-  });
+  const config = configurationFor(server, resolved, deps.fetch, signal);
   const params: Record<string, string> = {};
   if (input.scope) params.scope = input.scope;
   if (input.resource) params.resource = input.resource;

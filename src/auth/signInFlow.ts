@@ -5,9 +5,8 @@ import { chooseResource, chooseScope, runAuthorizationCodeFlow, withIdTokenScope
 import { startCallbackServer, type CallbackServer } from './callbackServer.js';
 import { performDeviceSignIn } from './deviceGrant.js';
 import { performEnterpriseSignIn } from './enterpriseAccess.js';
-import { dropStoredRegistration, loadStoredRegistration, resolveClient } from './clientRegistration.js';
+import { configurationFor, dropStoredRegistration, loadStoredRegistration, resolveClient } from './clientRegistration.js';
 import { discoverAuthorizationServer, discoverProtectedResource, type DiscoveredServer } from './discovery.js';
-import { buildConfiguration, clientAuthFor } from './oidcConfiguration.js';
 import { DEFAULT_CALLBACK_HOST, type AuthOptions } from './options.js';
 import { canonicalServerUrl } from './profile.js';
 import { registerSessionSecrets, sessionFromTokenResponse, type StoredSession } from './tokenSet.js';
@@ -81,15 +80,7 @@ export async function performSignIn(input: SignInInput): Promise<StoredSession> 
         signal,
         forceNewRegistration: attempt > 0,
       });
-      const config = buildConfiguration({
-        metadata: server.metadata,
-        clientId: resolved.clientId,
-        clientMetadata: { token_endpoint_auth_method: resolved.tokenEndpointAuthMethod },
-        clientAuth: clientAuthFor(resolved.tokenEndpointAuthMethod, resolved.clientKey ?? resolved.clientSecret),
-        fetch: deps.fetch,
-        signal,
-        insecure: server.insecure,
-      });
+      const config = configurationFor(server, resolved, deps.fetch, signal);
       // PAR (RFC 9126) when the AS requires it, and as a back-channel check of a stored
       // registration: a forgotten client then fails here with invalid_client instead of
       // stranding the user on the AS's error page.

@@ -1,11 +1,11 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import type { AuthOptions } from '../auth/options.js';
 import { canonicalServerUrl, lockName } from '../auth/profile.js';
 import type { Deps } from '../deps.js';
 import { withLock } from '../store/crossProcessLock.js';
 import { lockDir } from '../store/paths.js';
 import type { StoreKind } from '../store/tokenStore.js';
-import { addProfileOptions, toAuthOptions, type RawProfileFlags } from './profileOptions.js';
+import { profileCommand, toAuthOptions, type RawProfileFlags } from './profileOptions.js';
 import { parseServerUrl } from './serverUrl.js';
 import { openAuthSession } from './sessionFactory.js';
 
@@ -41,12 +41,7 @@ export async function runLogout(opts: LogoutOptions, deps: Deps): Promise<number
 
 /** `logout <url>`: flag wiring only. */
 export function logoutCommand(deps: Deps, setExitCode: (code: number) => void): Command {
-  const cmd = new Command('logout')
-    .description("remove a gateway's stored session from this machine (local only; see `revoke`)")
-    .argument('<url>', 'the remote MCP gateway URL')
-    .option('--allow-http', 'allow a plain-http gateway URL that is not on loopback')
-    .option('--debug', 'more detail on stderr (secrets are always masked)');
-  addProfileOptions(cmd);
+  const cmd = profileCommand('logout', "remove a gateway's stored session from this machine (local only; see `revoke`)");
   cmd.addHelpText(
     'after',
     `

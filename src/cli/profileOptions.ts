@@ -195,3 +195,14 @@ function checkTokenEndpointFlag(raw: string, grant: GrantKind): string {
   if (url.username || url.password || url.hash) throw new UsageError('--token-endpoint must not carry credentials or a fragment');
   return url.href;
 }
+
+/** A command addressing one stored profile: `<url>`, --allow-http, --debug and the profile flags. */
+export function profileCommand(name: string, description: string): Command {
+  return addProfileOptions(
+    new Command(name)
+      .description(description)
+      .argument('<url>', 'the remote MCP gateway URL')
+      .option('--allow-http', 'allow plain http to a non-loopback gateway or identity provider (unsafe)')
+      .option('--debug', 'more detail on stderr (secrets are always masked)'),
+  );
+}

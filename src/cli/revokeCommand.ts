@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import type { AuthOptions } from '../auth/options.js';
 import { canonicalServerUrl } from '../auth/profile.js';
 import { revokeSessionTokens, type RevocationResult } from '../auth/revoke.js';
@@ -8,7 +8,7 @@ import { KeybridgeError } from '../errors.js';
 import { createProxyFetch, proxyConfigured } from '../remote/proxyHttpClient.js';
 import type { StoreKind } from '../store/tokenStore.js';
 import { withProfileLock } from './logoutCommand.js';
-import { addProfileOptions, toAuthOptions, type RawProfileFlags } from './profileOptions.js';
+import { profileCommand, toAuthOptions, type RawProfileFlags } from './profileOptions.js';
 import { parseServerUrl } from './serverUrl.js';
 import { openAuthSession } from './sessionFactory.js';
 
@@ -76,12 +76,7 @@ export async function runRevoke(opts: RevokeOptions, deps: Deps): Promise<number
 
 /** `revoke <url>`: flag wiring only. */
 export function revokeCommand(deps: Deps, setExitCode: (code: number) => void): Command {
-  const cmd = new Command('revoke')
-    .description('revoke the refresh and access token at the identity provider (RFC 7009), then remove the session locally')
-    .argument('<url>', 'the remote MCP gateway URL')
-    .option('--allow-http', 'allow plain http to a non-loopback gateway or identity provider (unsafe)')
-    .option('--debug', 'more detail on stderr (secrets are always masked)');
-  addProfileOptions(cmd);
+  const cmd = profileCommand('revoke', 'revoke the refresh and access token at the identity provider (RFC 7009), then remove the session locally');
   cmd.addHelpText(
     'after',
     `

@@ -1,11 +1,11 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import type { AuthOptions } from '../auth/options.js';
 import { canonicalServerUrl } from '../auth/profile.js';
 import { isExpired } from '../auth/tokenSet.js';
 import type { Deps } from '../deps.js';
 import { AuthRequiredError, RemoteUnavailableError } from '../errors.js';
 import type { StoreKind } from '../store/tokenStore.js';
-import { addProfileOptions, toAuthOptions, type RawProfileFlags } from './profileOptions.js';
+import { profileCommand, toAuthOptions, type RawProfileFlags } from './profileOptions.js';
 import { parseServerUrl } from './serverUrl.js';
 import { openAuthSession } from './sessionFactory.js';
 
@@ -40,12 +40,7 @@ export async function runToken(opts: TokenOptions, deps: Deps): Promise<number> 
 
 /** `token <url>`: flag wiring only. */
 export function tokenCommand(deps: Deps, setExitCode: (code: number) => void): Command {
-  const cmd = new Command('token')
-    .description('print a valid access token for the gateway on stdout (refreshed if needed; never opens a browser)')
-    .argument('<url>', 'the remote MCP gateway URL')
-    .option('--allow-http', 'allow plain http to a non-loopback gateway or identity provider (unsafe)')
-    .option('--debug', 'more detail on stderr (secrets are always masked)');
-  addProfileOptions(cmd);
+  const cmd = profileCommand('token', 'print a valid access token for the gateway on stdout (refreshed if needed; never opens a browser)');
   cmd.addHelpText(
     'after',
     `

@@ -6,12 +6,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { completeLogin } from '../../scripts/lab/scriptedLogin.js';
 import { createAuthSession } from '../../src/auth/authSession.js';
+import { makeDeps as makeTestDeps } from './harness/authDeps.js';
 import type { Deps } from '../../src/deps.js';
-import { Logger } from '../../src/log/logger.js';
 import {
   bridge,
   cliKeychain,
@@ -84,28 +83,8 @@ describe.skipIf(!hasKeyringTools)('many bridges, one profile (built CLI, lab, re
 
 /** Deps for an in-process AuthSession whose browser is the scripted lab user. */
 function makeDeps(): { deps: Deps; opened: string[]; log: () => string } {
-  const lines: string[] = [];
-  const opened: string[] = [];
-  const deps: Deps = {
-    stdin: Readable.from([]),
-    stdout: new PassThrough(),
-    stderr: new PassThrough(),
-    stderrIsTTY: false,
-    stdinIsTTY: false,
-    env: {},
-    clock: { now: () => Date.now() },
-    log: new Logger({ sink: { write: (s: string) => lines.push(s) }, level: 'debug' }),
-    fetch: globalThis.fetch,
-    openBrowser: async (url) => {
-      opened.push(url);
-      await completeLogin(url);
-    },
-    homeDir: tmpdir(),
-    cwd: tmpdir(),
-    platform: process.platform,
-    onShutdownSignal: () => () => undefined,
-  };
-  return { deps, opened, log: () => lines.join('') };
+  const t = makeTestDeps(async (url) => void (await completeLogin(url)));
+  return { deps: t.deps, opened: t.opened, log: t.logText };
 }
 
 describe.skipIf(!hasKeyringTools)('a refused refresh and a sibling sign-in (in process, real keychain)', () => {
