@@ -22,6 +22,8 @@ export function addBridgeOptions(cmd: Command): Command {
     )
     .option('--header <header>', 'extra HTTP header "Name: value" for the gateway (repeatable; ${VAR} expands from the environment)', collect)
     .option('--header-file <file>', 'read extra headers from a file, one "Name: value" per line')
+    .option('--bearer-env <VAR>', 'send "Authorization: Bearer <value of VAR>" (a static token; no MCP client expands this into the command line)')
+    .option('--header-env <Name=VAR>', 'extra header whose value is the environment variable VAR (repeatable)', collect)
     .option('--allow-http', 'allow plain http to a non-loopback gateway or identity provider (unsafe)')
     .option('--connect-timeout <seconds>', 'TCP/TLS connect deadline', '10')
     .option('--request-timeout <seconds>', 'deadline for the gateway to start answering a request', '120')
@@ -32,6 +34,8 @@ interface RawBridgeFlags extends RawProfileFlags, RawPolicyFlags {
   transport: TransportChoice;
   header?: string[];
   headerFile?: string;
+  headerEnv?: string[];
+  bearerEnv?: string;
   allowHttp?: boolean;
   connectTimeout: string;
   requestTimeout: string;
@@ -42,7 +46,7 @@ interface RawBridgeFlags extends RawProfileFlags, RawPolicyFlags {
 export async function runBridgeCommand(url: string, rawOpts: Record<string, unknown>, deps: Deps): Promise<number> {
   const flags = rawOpts as unknown as RawBridgeFlags;
   const serverUrl = parseServerUrl(url, { allowHttp: flags.allowHttp === true });
-  const headers = await loadStaticHeaders({ header: flags.header, headerFile: flags.headerFile }, deps.env);
+  const headers = await loadStaticHeaders({ header: flags.header, headerFile: flags.headerFile, headerEnv: flags.headerEnv, bearerEnv: flags.bearerEnv }, deps.env);
   for (const v of Object.values(headers)) deps.log.redactor.addSecret(v);
   const { auth, storeKind } = toAuthOptions(serverUrl, flags, deps.env, true);
   if (auth.clientSecret) deps.log.redactor.addSecret(auth.clientSecret);
