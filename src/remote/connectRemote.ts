@@ -2,13 +2,20 @@ import { LegacySseTransport } from './legacySse.js';
 import type { Outgoing, RemoteTransport, TransportChoice, TransportContext, TransportKind } from './remoteTransport.js';
 import { StreamableHttpTransport, StreamableHttpUnsupported } from './streamableHttp.js';
 import { RemoteUnavailableError } from '../errors.js';
+import { EraRouter } from './era/eraRouter.js';
 
 /**
- * The remote transport for a --transport choice. auto = Streamable HTTP first; if the very first
- * POST (initialize) gets 400/404/405, fall back to the legacy HTTP+SSE transport, as the spec's
- * backwards-compatibility section describes.
+ * The remote transport for a --transport choice. auto = Streamable HTTP first; if the IDE's
+ * initialize gets 400/404/405 with a body that is not a modern server's JSON-RPC error, try the
+ * legacy HTTP+SSE transport, as the spec's backwards-compatibility section describes; when no
+ * SSE stream opens either, the IDE gets the POST's own error.
  */
 export function connectRemote(choice: TransportChoice, ctx: TransportContext): RemoteTransport {
+  return new EraRouter({ legacy: legacyTransport(choice, ctx), deliver: ctx.deliver, log: ctx.log });
+}
+
+/** The 2025-era transport for a --transport choice. */
+function legacyTransport(choice: TransportChoice, ctx: TransportContext): RemoteTransport {
   if (choice === 'sse') return new LegacySseTransport(ctx);
   const streamable = new StreamableHttpTransport(ctx);
   if (choice === 'streamable-http') return strictStreamable(streamable);
@@ -53,10 +60,21 @@ class AutoTransport implements RemoteTransport {
       await this.current.send(out);
     } catch (err) {
       if (!(err instanceof StreamableHttpUnsupported)) throw err;
-      this.ctx.log.info(`the gateway does not speak Streamable HTTP (HTTP ${err.status}); using the legacy HTTP+SSE transport`);
       await this.current.close();
-      this.current = new LegacySseTransport(this.ctx);
-      await this.current.send(out);
+      const legacy = new LegacySseTransport(this.ctx);
+      this.current = legacy;
+      try {
+        await legacy.send(out);
+      } catch (sseErr) {
+        if (legacy.opened) throw sseErr;
+        // No HTTP+SSE stream either: the POST's own answer is what the user needs to see (a
+        // Streamable HTTP server refusing this initialize), and the next initialize starts over.
+        this.ctx.log.debug(`the legacy HTTP+SSE GET failed too: ${(sseErr as Error).message}`);
+        await legacy.close();
+        this.current = new StreamableHttpTransport(this.ctx);
+        throw err.original;
+      }
+      this.ctx.log.info(`the gateway does not speak Streamable HTTP (HTTP ${err.status}); using the legacy HTTP+SSE transport`);
     }
   }
 

@@ -25,11 +25,17 @@ export class LegacySseTransport implements RemoteTransport {
   private readonly pending = new Map<JsonRpcId, Pending>();
   private readonly abort = new AbortController();
   private closed = false;
+  private endpointSeen = false;
   private initializeRaw?: string;
   private initializedRaw?: string;
   private swallowId?: JsonRpcId;
 
   constructor(private readonly ctx: TransportContext) {}
+
+  /** Whether an event stream ever opened and named its POST endpoint (the server does speak HTTP+SSE). */
+  get opened(): boolean {
+    return this.endpointSeen;
+  }
 
   async send(out: Outgoing): Promise<void> {
     const { msg } = out;
@@ -98,6 +104,7 @@ export class LegacySseTransport implements RemoteTransport {
       }).catch(reject);
     });
     this.postUrl = await endpoint;
+    this.endpointSeen = true;
     if (replayInit && this.initializeRaw) {
       const initId = (JSON.parse(this.initializeRaw) as JsonRpcMessage).id as JsonRpcId;
       this.swallowId = initId;

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { RemoteUnavailableError, KeybridgeError } from '../errors.js';
 import type { JsonRpcId, JsonRpcMessage } from '../relay/jsonRpc.js';
 import type { Envelope } from '../relay/envelopeScanner.js';
@@ -9,10 +10,17 @@ import type { Outgoing, RemoteTransport, TransportContext } from './remoteTransp
 import { consumeSse, type LargeDataHandler, type SseState } from './sseStream.js';
 import { describeNetworkError, httpStatusError, isAuthChallenge } from './remoteErrors.js';
 import { isIdempotentMethod, retryDelay } from './retryPolicy.js';
+import { ERROR_BODY_LIMIT_BYTES, modernErrorOf } from './era/modernError.js';
 
-/** Thrown by the first POST when the server does not speak Streamable HTTP (spec: backwards compatibility). */
+/**
+ * Thrown by the IDE's first initialize when the server may not speak Streamable HTTP (spec:
+ * backwards compatibility); original is the error to report if the legacy HTTP+SSE GET fails too.
+ */
 export class StreamableHttpUnsupported extends Error {
-  constructor(readonly status: number) {
+  constructor(
+    readonly status: number,
+    readonly original: RemoteUnavailableError,
+  ) {
     super(`gateway answered ${status} to a Streamable HTTP POST`);
   }
 }
@@ -57,7 +65,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       this.sessionId = undefined;
       this.protocolVersion = undefined;
       this.pendingInitId = undefined;
-      this.initializing = this.post(out.raw, msg.id as JsonRpcId, { allowReinit: false });
+      this.initializing = this.post(out.raw, msg.id as JsonRpcId, { allowReinit: false, legacyProbe: true });
       try {
         await this.initializing;
       } finally {
@@ -103,7 +111,7 @@ export class StreamableHttpTransport implements RemoteTransport {
   private async post(
     raw: string,
     requestId: JsonRpcId | undefined,
-    opts: { allowReinit: boolean; swallow?: boolean; signal?: AbortSignal; idempotent?: boolean },
+    opts: { allowReinit: boolean; swallow?: boolean; signal?: AbortSignal; idempotent?: boolean; legacyProbe?: boolean },
   ): Promise<void> {
     const signal = opts.signal ? AbortSignal.any([this.abort.signal, opts.signal]) : this.abort.signal;
     const idempotent = opts.idempotent ?? true;
@@ -163,9 +171,13 @@ export class StreamableHttpTransport implements RemoteTransport {
         if (this.sessionId === sentSession) await this.reinitialize();
         continue;
       }
-      if (!this.confirmed && (res.status === 404 || res.status === 405 || res.status === 400) && !this.sessionId) {
-        discard(res.body);
-        throw new StreamableHttpUnsupported(res.status);
+      if (opts.legacyProbe && !this.confirmed && !this.sessionId && (res.status === 404 || res.status === 405 || res.status === 400)) {
+        // Only the IDE's initialize may reveal a legacy HTTP+SSE server, and only with a body that
+        // is not a modern server's JSON-RPC error (2026-07-28 Streamable HTTP, "Backward Compatibility").
+        const body = await readBytes(res.body, ERROR_BODY_LIMIT_BYTES).catch(() => Buffer.alloc(0));
+        const original = await httpStatusError({ ...res, body: Readable.from([body]) }, this.ctx.url, this.ctx.log.redactor);
+        if (modernErrorOf(res.status, body)) throw original;
+        throw new StreamableHttpUnsupported(res.status, original);
       }
       if (res.status < 200 || res.status >= 300) {
         throw await httpStatusError(res, this.ctx.url, this.ctx.log.redactor);
