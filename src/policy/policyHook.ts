@@ -46,7 +46,9 @@ export class PolicyHook implements RelayHook {
     }
     if (msg.method !== 'tools/call') return undefined;
     const params = (msg.params ?? {}) as { name?: unknown; arguments?: unknown };
-    const tool = typeof params.name === 'string' ? params.name : '';
+    // Fail closed: a name that is not a string is no tool the rules could have been written for.
+    if (typeof params.name !== 'string') return { code: ErrorCodes.InvalidParams, message: 'mcp-keybridge: a tools/call needs params.name, a string', data: { reason: 'policy' } };
+    const tool = params.name;
     const started = this.o.clock.now();
     const argsSha256 = this.o.audit ? hashArguments(params.arguments) : '';
     const verdict = this.o.policy.check(tool, this.annotations.get(tool), this.annotations.has(tool));

@@ -13,6 +13,7 @@ export interface JsonRpcMessage {
 export const ErrorCodes = {
   ParseError: -32700,
   InvalidRequest: -32600,
+  InvalidParams: -32602,
   InternalError: -32603,
   /** Implementation-defined server errors (-32000..-32099). */
   RemoteUnavailable: -32000,

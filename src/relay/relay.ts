@@ -3,9 +3,11 @@ import { KeybridgeError, AuthRequiredError, AuthRefusedError, UnsafeServerError 
 import type { Logger } from '../log/logger.js';
 import type { RemoteTransport } from '../remote/remoteTransport.js';
 import { classify, errorResponse, ErrorCodes, idOf, type JsonRpcId, type JsonRpcMessage } from './jsonRpc.js';
+import { findDuplicateKey } from './duplicateKeys.js';
 import { forEachLine } from './lineReader.js';
 import type { MessageWriter } from './stdoutWriter.js';
 import type { RelayHook } from '../policy/policyHook.js';
+import { IdeRequests } from './ideRequests.js';
 
 export interface RelayOptions {
   stdin: ByteSource;
@@ -23,7 +25,8 @@ export type RelayEnd = { reason: 'eof' | 'signal' } | { reason: 'fatal'; error: 
 
 /**
  * The stdio ↔ remote pump. Each line from the IDE is parsed once (to route it and to answer
- * malformed input), then forwarded as the exact text received. Every request gets an answer:
+ * malformed input), then forwarded as the exact text received — or, when a policy or audit is
+ * active, as the parsed message re-serialized, so the gateway reads exactly what was judged. Every request gets an answer:
  * the gateway's, or a JSON-RPC error when it cannot be forwarded.
  */
 export class Relay {
@@ -31,6 +34,8 @@ export class Relay {
   /** Requests the IDE cancelled: the spec says no response is expected for them. */
   private readonly cancelled = new Set<JsonRpcId>();
   private stopResolve?: (end: RelayEnd) => void;
+  /** Requests the bridge itself sends the IDE (approvals); their answers are kept from the gateway. */
+  private readonly ide = new IdeRequests((m) => this.opts.writer.writeMessage(m));
 
   constructor(private readonly opts: RelayOptions) {}
 
@@ -41,10 +46,12 @@ export class Relay {
     });
     const reading = forEachLine(this.opts.stdin, (line) => this.onLine(line)).then(
       async (): Promise<RelayEnd> => {
+        this.ide.close();
         await this.drainInFlight(this.opts.drainOnEofMs ?? 10_000);
         return { reason: 'eof' };
       },
       (err: unknown): RelayEnd => {
+        this.ide.close();
         this.opts.log.debug(`stdin failed: ${(err as Error).message}`);
         return { reason: 'eof' };
       },
@@ -59,6 +66,7 @@ export class Relay {
     this.stopResolve?.(end);
   }
 
+  /** One line from the IDE: whatever goes wrong with it is answered for it, and the relay keeps serving. */
   private onLine(line: string): void {
     if (line.trim() === '') return;
     let value: unknown;
@@ -69,18 +77,51 @@ export class Relay {
       void this.opts.writer.writeMessage(errorResponse(null, ErrorCodes.ParseError, 'Parse error: the line is not valid JSON'));
       return;
     }
-    // JSON-RPC batches (allowed by MCP 2025-03-26, removed in 2025-06-18) are relayed one by one.
-    const items = Array.isArray(value) ? value : [value];
-    if (items.length === 0) {
-      void this.opts.writer.writeMessage(errorResponse(null, ErrorCodes.InvalidRequest, 'Invalid Request: empty batch'));
-      return;
-    }
-    for (const item of items) {
-      this.onMessage(item, items.length === 1 ? line : JSON.stringify(item));
+    try {
+      // JSON.parse keeps the last of two equal keys, a gateway may read the first: such a line
+      // means two things, and the policy could judge one while the gateway runs the other.
+      const duplicate = findDuplicateKey(line);
+      if (duplicate !== undefined) {
+        this.refuseLine(value, ErrorCodes.InvalidRequest, `Invalid Request: the key ${JSON.stringify(duplicate)} appears twice in one object`);
+        return;
+      }
+      // JSON-RPC batches (allowed by MCP 2025-03-26, removed in 2025-06-18) are relayed one by one.
+      const items = Array.isArray(value) ? value : [value];
+      if (items.length === 0) {
+        void this.opts.writer.writeMessage(errorResponse(null, ErrorCodes.InvalidRequest, 'Invalid Request: empty batch'));
+        return;
+      }
+      for (const item of items) {
+        try {
+          // With a policy or audit, what goes to the gateway is what was judged: the parsed message, re-serialized.
+          this.onMessage(item, items.length === 1 && !this.opts.hook ? line : undefined);
+        } catch (err) {
+          this.failMessage(item, err);
+        }
+      }
+    } catch (err) {
+      this.failMessage(value, err);
     }
   }
 
-  private onMessage(value: unknown, raw: string): void {
+  /** Answer a message whose handling failed (e.g. nested too deeply to re-serialize) with -32603. */
+  private failMessage(value: unknown, err: unknown): void {
+    this.opts.log.warn(`could not handle a message from the IDE: ${messageOf(err)}`);
+    this.refuseLine(value, ErrorCodes.InternalError, `Internal error: mcp-keybridge could not handle this message (${messageOf(err)})`);
+  }
+
+  /** Answer a refused message with an error, unless it is a notification or a response (neither is answered). */
+  private refuseLine(value: unknown, code: number, message: string): void {
+    this.opts.log.warn(`refused a message from the IDE: ${message}`);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const m = value as { id?: unknown; method?: unknown };
+      if (m.id === undefined && typeof m.method === 'string') return;
+      if (m.method === undefined && m.id !== undefined && ('result' in m || 'error' in m)) return;
+    }
+    void this.opts.writer.writeMessage(errorResponse(idOf(value), code, message));
+  }
+
+  private onMessage(value: unknown, line: string | undefined): void {
     const c = classify(value);
     if ('invalid' in c) {
       this.opts.log.warn(`ignored a message on stdin that is not JSON-RPC 2.0: ${c.invalid}`);
@@ -88,6 +129,12 @@ export class Relay {
       return;
     }
     const msg = value as JsonRpcMessage;
+    const shapeError = requestShapeError(msg, c.kind);
+    if (shapeError) {
+      this.refuseLine(msg, shapeError.code, shapeError.message);
+      return;
+    }
+    const raw = line ?? JSON.stringify(msg);
     if (c.kind !== 'request') {
       const forwarded = this.opts.remote.send({ raw, msg }).catch((err: unknown) => {
         this.opts.log.warn(`could not forward ${msg.method ?? 'a response'} to the gateway: ${messageOf(err)}`);
@@ -130,6 +177,13 @@ export class Relay {
     entry.abort.abort();
   }
 
+  /** A request the policy refused after a wait: answered unless the IDE cancelled it meanwhile. */
+  private async answerRefused(id: JsonRpcId, refusal: NonNullable<JsonRpcMessage['error']>): Promise<void> {
+    if (this.cancelled.has(id)) return;
+    this.opts.log.warn(refusal.message.replace(/^mcp-keybridge: /, ''));
+    await this.opts.writer.writeMessage({ jsonrpc: '2.0', id, error: refusal });
+  }
+
   /** Turn a forwarding failure into the JSON-RPC error the IDE is waiting for. */
   private async answerFailure(id: JsonRpcId, method: string, err: unknown, isInitialize: boolean): Promise<void> {
     // The IDE logs what it reads: an error text that quotes a server's words is masked like a log line.
@@ -168,6 +222,20 @@ export class Relay {
     ]);
     clearTimeout(timer);
   }
+}
+
+/**
+ * A tools/call is judged by the policy, budgets and audit: one that is a notification (no id, so
+ * nothing could be answered or audited) or whose tool name is not a string is refused in every mode.
+ */
+function requestShapeError(msg: JsonRpcMessage, kind: 'request' | 'notification' | 'response'): { code: number; message: string } | undefined {
+  if (msg.method !== 'tools/call') return undefined;
+  if (kind !== 'request') return { code: ErrorCodes.InvalidRequest, message: 'Invalid Request: a tools/call must be a request with an id' };
+  const params = msg.params;
+  if (params === null || typeof params !== 'object' || Array.isArray(params) || typeof (params as { name?: unknown }).name !== 'string') {
+    return { code: ErrorCodes.InvalidParams, message: 'Invalid params: a tools/call needs params.name, a string' };
+  }
+  return undefined;
 }
 
 function messageOf(err: unknown): string {
