@@ -1,5 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { NOT_WRITTEN } from './retryPolicy.js';
 import { DEFAULT_TIMEOUTS, type HttpClient, type HttpRequest, type HttpResponse, type HttpTimeouts } from './httpClient.js';
 
 /**
@@ -11,12 +14,15 @@ export class NodeHttpClient implements HttpClient {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private readonly timeouts: HttpTimeouts;
+  /** When each pooled socket last went idle (monotonic ms). */
+  private readonly idleSince = new WeakMap<Socket, number>();
 
   constructor(timeouts: Partial<HttpTimeouts> = {}) {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...timeouts };
     const agentOpts = { keepAlive: true, keepAliveMsecs: 15_000, maxSockets: 64, scheduling: 'lifo' as const };
     this.httpAgent = new http.Agent(agentOpts);
     this.httpsAgent = new https.Agent(agentOpts);
+    for (const agent of [this.httpAgent, this.httpsAgent]) agent.on('free', (socket: Socket) => this.idleSince.set(socket, performance.now()));
   }
 
   request(req: HttpRequest): Promise<HttpResponse> {
@@ -67,15 +73,65 @@ export class NodeHttpClient implements HttpClient {
         if (r.reusedSocket) err.reusedSocket = true;
         fail(err);
       });
-      if (req.body !== undefined) r.end(req.body);
-      else r.end();
+      // Nothing is written until the socket is known: a reused one is checked first (see usable()).
+      r.once('socket', (socket: Socket) => {
+        if (!r.reusedSocket) {
+          send();
+          return;
+        }
+        setImmediate(() => {
+          if (settled || r.destroyed) return;
+          if (this.usable(socket)) send();
+          else {
+            socket.destroy();
+            this.dropIdleSockets(isHttps ? this.httpsAgent : this.httpAgent);
+            r.destroy(notWrittenError(url));
+          }
+        });
+      });
+      const send = (): void => {
+        if (req.body !== undefined) r.end(req.body);
+        else r.end();
+      };
     });
+  }
+
+  /**
+   * A kept-alive socket is used only if, one turn of the event loop after it was handed out (so a
+   * close the server sent is seen), it is still open and has been idle for less than
+   * REUSE_IDLE_LIMIT_MS. Otherwise nothing was written and the request is retried on a fresh
+   * connection: a request is never written to a socket the server may be closing, so a reset
+   * after writing always means "may have arrived" (and a tools/call is not sent again).
+   */
+  /** Close every pooled socket that is no longer usable, so the retry gets a fresh connection. */
+  private dropIdleSockets(agent: http.Agent): void {
+    for (const sockets of Object.values(agent.freeSockets)) {
+      for (const socket of sockets ?? []) if (!this.usable(socket)) socket.destroy();
+    }
+  }
+
+  private usable(socket: Socket): boolean {
+    if (socket.destroyed || !socket.writable || socket.readableEnded) return false;
+    const since = this.idleSince.get(socket);
+    return since === undefined || performance.now() - since < REUSE_IDLE_LIMIT_MS;
   }
 
   async close(): Promise<void> {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
+}
+
+/**
+ * Node's http server closes an idle kept-alive connection after 5 s by default (keepAliveTimeout),
+ * proxies after more: a socket idle for longer than this is not trusted with a request.
+ */
+const REUSE_IDLE_LIMIT_MS = 2_000;
+
+function notWrittenError(url: URL): Error {
+  const e = new Error(`a kept-alive connection to ${url.host} was closing; the request was not written and goes out on a fresh connection`) as Error & { code: string };
+  e.code = NOT_WRITTEN;
+  return e;
 }
 
 function timeoutError(message: string): Error {

@@ -6,7 +6,11 @@ export const MAX_RETRY_AFTER_MS = 30_000;
 const BASE_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 5_000;
 
-/** Connection failures where the request cannot have reached the gateway. */
+/**
+ * Failures where the request cannot have reached the gateway: no connection, or (NOT_WRITTEN) a
+ * kept-alive socket found closed or idle too long before a byte of the request was written.
+ */
+export const NOT_WRITTEN = 'KB_NOT_WRITTEN';
 const NOT_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 export interface FailedAttempt {
@@ -18,7 +22,7 @@ export interface FailedAttempt {
   retryAfter?: string | null;
   /** Node's error code for a network failure. */
   errorCode?: string;
-  /** The failure happened on a kept-alive socket the server had already closed. */
+  /** The failure happened on a reused kept-alive socket (informational: it may still have been delivered). */
   reusedSocket?: boolean;
   now: number;
   /** A number in [0, 1) for jitter. */
@@ -39,10 +43,13 @@ export function retryDelay(f: FailedAttempt): number | undefined {
     if (f.status === 502 || f.status === 504) return f.idempotent ? backoff : undefined;
     return undefined;
   }
+  // Never written: go again at once, on another connection, whatever the method.
+  if (f.errorCode === NOT_WRITTEN) return 0;
   if (f.errorCode && NOT_SENT.has(f.errorCode)) return backoff;
-  // A reset on a reused keep-alive socket means the server closed it while idle: not delivered.
-  if (f.errorCode === 'ECONNRESET' && f.reusedSocket) return 0;
-  if ((f.errorCode === 'ECONNRESET' || f.errorCode === 'ETIMEDOUT' || f.errorCode === 'EPIPE') && f.idempotent) return backoff;
+  // One rule for everything else: the request may have reached the gateway (a reset on a reused
+  // keep-alive socket too: the gateway may have run it before the reset), so only a method that is
+  // safe to repeat goes again.
+  if (f.idempotent && (f.errorCode === 'ECONNRESET' || f.errorCode === 'ETIMEDOUT' || f.errorCode === 'EPIPE' || f.errorCode === 'UND_ERR_SOCKET')) return backoff;
   return undefined;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_RETRIES, parseRetryAfter, retryDelay } from '../../src/remote/retryPolicy.js';
+import { MAX_RETRIES, NOT_WRITTEN, parseRetryAfter, retryDelay } from '../../src/remote/retryPolicy.js';
 
 const base = { attempt: 1, idempotent: true, now: Date.parse('2026-01-01T00:00:00Z'), random: 0.5 };
 
@@ -18,7 +18,11 @@ describe('retry policy', () => {
   });
   it('retries anything that was provably not delivered', () => {
     expect(retryDelay({ ...base, idempotent: false, errorCode: 'ECONNREFUSED' })).toBeGreaterThan(0);
-    expect(retryDelay({ ...base, idempotent: false, errorCode: 'ECONNRESET', reusedSocket: true })).toBe(0);
+    expect(retryDelay({ ...base, idempotent: false, errorCode: NOT_WRITTEN, reusedSocket: true })).toBe(0);
+  });
+  it('a reset on a reused keep-alive socket may have been delivered: a tools/call is not sent again (regression)', () => {
+    expect(retryDelay({ ...base, idempotent: false, errorCode: 'ECONNRESET', reusedSocket: true })).toBeUndefined();
+    expect(retryDelay({ ...base, idempotent: true, errorCode: 'ECONNRESET', reusedSocket: true })).toBeGreaterThan(0);
   });
   it('is bounded', () => {
     expect(retryDelay({ ...base, attempt: MAX_RETRIES + 1, errorCode: 'ECONNREFUSED' })).toBeUndefined();
