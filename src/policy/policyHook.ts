@@ -4,6 +4,13 @@ import type { AuditLog, AuditOutcome } from './auditLog.js';
 import { hashArguments } from './auditLog.js';
 import type { RateLimiter } from './rateLimiter.js';
 import type { ToolAnnotations, ToolPolicy } from './toolPolicy.js';
+import type { IdeRequests } from '../relay/ideRequests.js';
+
+/** What an admission check may use: the request's abort signal and a way to ask the IDE. */
+export interface AdmitContext {
+  signal: AbortSignal;
+  ide: IdeRequests;
+}
 
 /** What the relay asks of a policy at the two points where messages pass. */
 export interface RelayHook {
@@ -13,6 +20,12 @@ export interface RelayHook {
   beforeDeliver(raw: string | Buffer, msg?: JsonRpcMessage): string | Buffer;
   /** The bridge answered a request with an error because it could not be forwarded. */
   onForwardFailed(id: JsonRpcId, message: string): void;
+  /**
+   * Checks that take time (shared budgets, asking the person) for the requests they concern,
+   * after beforeForward let the request through; undefined for every other request, which is then
+   * forwarded at once. A returned error is answered instead of forwarding.
+   */
+  admit?(msg: JsonRpcMessage, ctx: AdmitContext): Promise<JsonRpcMessage['error'] | undefined> | undefined;
 }
 
 type Tracked = { kind: 'list' } | { kind: 'call'; tool: string; argsSha256: string; started: number };

@@ -136,6 +136,7 @@ export class Relay {
     }
     const raw = line ?? JSON.stringify(msg);
     if (c.kind !== 'request') {
+      if (c.kind === 'response' && this.ide.take(msg)) return;
       const forwarded = this.opts.remote.send({ raw, msg }).catch((err: unknown) => {
         this.opts.log.warn(`could not forward ${msg.method ?? 'a response'} to the gateway: ${messageOf(err)}`);
       });
@@ -151,10 +152,13 @@ export class Relay {
     }
     const isInitialize = msg.method === 'initialize';
     const abort = new AbortController();
+    const send = (): Promise<void> => this.opts.remote.send({ raw, msg, signal: abort.signal });
+    // Checks that take time (shared budgets, asking the user) run only for the calls they concern;
+    // every other request is sent at once, as without them.
+    const admission = this.opts.hook?.admit?.(msg, { signal: abort.signal, ide: this.ide });
     const entry = {
       abort,
-      done: this.opts.remote
-        .send({ raw, msg, signal: abort.signal })
+      done: (admission ? admission.then((refused) => (refused ? this.answerRefused(id, refused) : send())) : send())
         .catch((err: unknown) => this.answerFailure(id, msg.method!, err, isInitialize))
         .finally(() => {
           if (this.inFlight.get(id) === entry) this.inFlight.delete(id);
