@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { MAX_SSE_FIELD_LINE_BYTES, MAX_SSE_RETRY_MS, MessageTooLargeError, messageLimits, type MessageLimits } from './messageLimits.js';
 
 export interface SseState {
   /** Last event id seen (for resumption with Last-Event-ID). */
@@ -55,16 +56,28 @@ const LINE_BREAK = '\n';
  * ends, or with true as soon as the handler returns true; the rest of the body is then drained in
  * the background (bounded) so the keep-alive connection can be reused. With `large`, a data line
  * past its threshold is handed over in pieces instead of being joined.
+ *
+ * Memory is bounded whatever the server sends: a line that is not data is refused past 64 KiB,
+ * event data joined in memory past limits.maxWholeMessageBytes, data handed to a sink past
+ * limits.maxMessageBytes (MessageTooLargeError, thrown after the sink was aborted); `retry:` is
+ * capped at 30 s. Many short data lines with no blank line are handed over like one long line.
  */
 export async function consumeSse(
   body: Readable,
   state: SseState,
   onEvent: (ev: SseEvent) => boolean | void | Promise<boolean | void>,
   large?: LargeDataHandler,
+  limits: MessageLimits = messageLimits(),
 ): Promise<boolean> {
   let partial: Buffer[] = [];
   let partialSize = 0;
   let dataParts: Buffer[] = [];
+  /** Bytes of dataParts as joined (with the line breaks between them). */
+  let dataBytes = 0;
+  /** The current event was already offered to `large` (and refused, or taken). */
+  let eventOffered = false;
+  /** Bytes handed to the current sink. */
+  let sinkBytes = 0;
   let eventType: string | undefined;
   let eventId: string | undefined;
   /** The event whose data is being handed over in pieces, if any. */
@@ -82,6 +95,7 @@ export async function consumeSse(
       // The id counts for resumption once its event is complete (WHATWG: set at dispatch), so a
       // stream cut in the middle of an event is resumed from before it.
       if (eventId !== undefined) state.lastEventId = eventId;
+      eventOffered = false;
       if (sink) return { data: EMPTY, event: eventType, id: eventId };
       if (dataParts.length === 0) {
         eventType = undefined;
@@ -90,6 +104,7 @@ export async function consumeSse(
       const data = dataParts.length === 1 ? dataParts[0]! : Buffer.concat(interleave(dataParts));
       const ev: SseEvent = { data, event: eventType, id: eventId };
       dataParts = [];
+      dataBytes = 0;
       eventType = undefined;
       return ev;
     }
@@ -101,6 +116,7 @@ export async function consumeSse(
     switch (field) {
       case 'data':
         if (sink) return { data: value, event: LINE_BREAK, id: undefined };
+        dataBytes += (dataParts.length > 0 ? 1 : 0) + value.length;
         dataParts.push(value);
         break;
       case 'event':
@@ -110,7 +126,7 @@ export async function consumeSse(
         if (!value.includes(0)) eventId = value.toString('utf8');
         break;
       case 'retry':
-        if (/^\d+$/.test(value.toString('latin1'))) state.retryMs = Number(value.toString('latin1'));
+        if (/^\d+$/.test(value.toString('latin1'))) state.retryMs = Math.min(Number(value.toString('latin1')), MAX_SSE_RETRY_MS);
         break;
       default:
         break; // unknown fields are ignored, as the spec says
@@ -118,24 +134,56 @@ export async function consumeSse(
     return undefined;
   };
 
+  /** The sink's writes, counted against limits.maxMessageBytes. */
+  const counted = (s: LargeDataSink): LargeDataSink => {
+    const take = (n: number): void => {
+      sinkBytes += n;
+      if (sinkBytes > limits.maxMessageBytes) throw new MessageTooLargeError('a message', limits.maxMessageBytes);
+    };
+    return {
+      write: (piece) => {
+        take(piece.length);
+        return s.write(piece);
+      },
+      lineBreak: () => {
+        take(1);
+        return s.lineBreak();
+      },
+      end: (ev) => s.end(ev),
+      abort: () => s.abort(),
+    };
+  };
+  /** Ask `large` (once per event) to take the event's data, handing over what was joined so far; true when a sink has it. */
+  const beginSink = async (): Promise<boolean> => {
+    if (sink) return true;
+    if (eventOffered || !large) return false;
+    eventOffered = true;
+    const s = await large.begin(eventType);
+    if (!s) return false;
+    sink = counted(s);
+    sinkBytes = 0;
+    const parts = dataParts;
+    dataParts = [];
+    dataBytes = 0;
+    for (const [i, part] of parts.entries()) {
+      if (i > 0) await sink.lineBreak();
+      await sink.write(part);
+    }
+    return true;
+  };
   /** Hand the data of a line that grew past the threshold over to a sink, if it is a data line and one is granted. */
   const startLargeLine = async (): Promise<void> => {
     lineOffered = true;
-    const head = Buffer.concat(partial, Math.min(partialSize, DATA_FIELD.length + 1));
-    if (!head.subarray(0, DATA_FIELD.length).equals(DATA_FIELD)) return;
+    if (!isDataLine()) return;
     if (!sink) {
-      sink = await large!.begin(eventType);
-      if (!sink) return;
-      for (const [i, part] of dataParts.entries()) {
-        if (i > 0) await sink.lineBreak();
-        await sink.write(part);
-      }
-      if (dataParts.length > 0) await sink.lineBreak();
-      dataParts = [];
+      const hadParts = dataParts.length > 0;
+      if (!(await beginSink())) return;
+      if (hadParts) await sink!.lineBreak();
     } else {
       await sink.lineBreak();
     }
     inLargeLine = true;
+    const head = Buffer.concat(partial, Math.min(partialSize, DATA_FIELD.length + 1));
     let skip = DATA_FIELD.length + (head[DATA_FIELD.length] === SPACE ? 1 : 0);
     const parts = partial;
     partial = [];
@@ -145,6 +193,10 @@ export async function consumeSse(
       skip = Math.max(0, skip - part.length);
       if (piece) await writeLargePiece(piece);
     }
+  };
+  const isDataLine = (): boolean => {
+    const head = Buffer.concat(partial, Math.min(partialSize, DATA_FIELD.length));
+    return head.equals(DATA_FIELD);
   };
   /** A piece of a large line; a CR at its end is held until the next piece shows whether it ends the line. */
   const writeLargePiece = async (piece: Buffer): Promise<void> => {
@@ -187,6 +239,11 @@ export async function consumeSse(
           }
           if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
           ev = onLine(line);
+          if (!ev && !sink && dataBytes > 0) {
+            // Many data lines and no blank line: past the threshold they are handed over like one long line.
+            if (large && dataBytes > large.thresholdBytes) await beginSink();
+            if (!sink && dataBytes > limits.maxWholeMessageBytes) throw new MessageTooLargeError('a message', limits.maxWholeMessageBytes);
+          }
         }
         if (ev && sink) {
           const s: LargeDataSink = sink;
@@ -217,7 +274,13 @@ export async function consumeSse(
         } else {
           partial.push(chunk);
           partialSize += chunk.length;
+          if (partialSize > MAX_SSE_FIELD_LINE_BYTES && !isDataLine()) {
+            throw new MessageTooLargeError('an SSE line that is not data (a comment, event, id or retry field)', MAX_SSE_FIELD_LINE_BYTES);
+          }
           if (large && !lineOffered && partialSize > large.thresholdBytes) await startLargeLine();
+          if (!inLargeLine && dataBytes + partialSize > limits.maxWholeMessageBytes) {
+            throw new MessageTooLargeError('a message', limits.maxWholeMessageBytes);
+          }
         }
       }
     }
