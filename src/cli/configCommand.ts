@@ -4,29 +4,19 @@ import { randomUUID } from 'node:crypto';
 import { Argument, Command, Option } from 'commander';
 import type { Deps } from '../deps.js';
 import { KeybridgeError, UsageError } from '../errors.js';
-import {
-  backupPath,
-  buildEntry,
-  ConfigFileError,
-  defaultServerName,
-  entrySnippet,
-  ideConfigPath,
-  ideDisplayName,
-  IDES,
-  launcher,
-  mergeEntry,
-  serversKey,
-  supportedScopes,
-  type ConfigScope,
-  type Ide,
-} from './ideConfig.js';
+import { backupPath, defaultServerName, environmentVariablesRead, launcher } from './ideConfig.js';
+import type { ClientLocation, ClientSpec, ConfigScope, EntryInput } from './clients/clientSpec.js';
+import { entrySnippet, mergeClientEntry } from './clients/clientEntry.js';
+import { ConfigFileError, openDocument } from './clients/configDocument.js';
+import { CLIENT_IDS, CLIENTS, clientFile, clientSpec } from './clients/registry.js';
+import { runConfigList } from './configList.js';
 import { toAuthOptions, type RawProfileFlags } from './profileOptions.js';
 import { addBridgeOptions } from './serveCommand.js';
 import { parseServerUrl } from './serverUrl.js';
-import { givenFlagArgs } from './tokenCommand.js';
+import { givenFlagArgs, shellWord } from './tokenCommand.js';
 
 export interface ConfigOptions {
-  ide: Ide;
+  client: ClientSpec;
   /** The gateway URL as the user typed it. */
   url: string;
   serverUrl: URL;
@@ -36,16 +26,22 @@ export interface ConfigOptions {
   scope?: ConfigScope;
   write: boolean;
   force: boolean;
+  /** Print the client's own `mcp add` command instead of the entry. */
+  printCommand: boolean;
 }
 
 /** Attribute names of the config command's own options (not carried into the entry). */
-const OWN_OPTIONS = new Set(['name', 'configScope', 'write', 'force']);
+const OWN_OPTIONS = new Set(['name', 'configScope', 'write', 'force', 'printCommand', 'list']);
 
-/** Print (or, with --write, merge in) the IDE's MCP config entry that starts this bridge. */
+/** Clients that substitute ${VAR} in a server's args from their own environment before spawning it. */
+const EXPANDS_ARGS = new Set(['claude-code', 'gemini']);
+
+/** Print (or, with --write, merge in) the client's MCP config entry that starts this bridge. */
 export async function runConfig(opts: ConfigOptions, deps: Deps): Promise<number> {
-  const scope = opts.scope ?? supportedScopes(opts.ide)[0]!;
-  if (!supportedScopes(opts.ide).includes(scope)) {
-    throw new UsageError(`${ideDisplayName(opts.ide)} has no ${scope}-level MCP config; use --config-scope ${supportedScopes(opts.ide).join(' or ')}`);
+  const spec = opts.client;
+  const scope = opts.scope ?? spec.scopes[0]!;
+  if (!spec.scopes.includes(scope)) {
+    throw new UsageError(`${spec.displayName} has no ${scope}-level MCP config; use --config-scope ${spec.scopes.join(' or ')}`);
   }
   let words: string[];
   try {
@@ -53,15 +49,36 @@ export async function runConfig(opts: ConfigOptions, deps: Deps): Promise<number
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const name = opts.name ?? defaultServerName(opts.serverUrl);
-  const entry = buildEntry(opts.ide, words, [opts.url, ...opts.bridgeArgs]);
-  const key = serversKey(opts.ide);
-  const file = ideConfigPath({ ide: opts.ide, scope, homeDir: deps.homeDir, cwd: deps.cwd, platform: deps.platform, env: deps.env });
-  warnAboutLiteralSecrets(opts.bridgeArgs, deps);
+  const [command, ...prefix] = words;
+  if (!command) throw new UsageError('MCP_KEYBRIDGE_CONFIG_COMMAND is empty');
+  const input: EntryInput = {
+    name: opts.name ?? defaultServerName(opts.serverUrl),
+    command,
+    args: [...prefix, opts.url, ...opts.bridgeArgs],
+    envVars: environmentVariablesRead(opts.bridgeArgs),
+  };
+  const loc: ClientLocation = { homeDir: deps.homeDir, cwd: deps.cwd, platform: deps.platform, env: deps.env };
+  const file = clientFile(spec, loc, scope, input.name);
+  warnAboutSecrets(opts.bridgeArgs, input, spec, deps);
+
+  if (opts.printCommand) {
+    const argv = spec.addCommand?.(input, scope) ?? [];
+    if (argv.length === 0) {
+      throw new UsageError(
+        spec.id === 'vscode'
+          ? '`code --add-mcp` adds to the user profile and cannot name a password input: use --config-scope user without secret flags, or --write'
+          : `${spec.displayName} has no \`mcp add\` command for this; use --write, or paste the printed entry into ${file}`,
+      );
+    }
+    deps.stdout.write(`${argv.map(shellWord).join(' ')}\n`);
+    for (const note of spec.notes?.(input, scope) ?? []) deps.log.say(note);
+    return 0;
+  }
 
   if (!opts.write) {
-    deps.stdout.write(entrySnippet(key, name, entry));
-    deps.log.say(`Add this to ${file} (under "${key}"), or run the same command with --write to merge it in.`);
+    deps.stdout.write(entrySnippet({ spec, input, loc, scope }));
+    deps.log.say(`Add this to ${file}, or run the same command with --write to merge it in.`);
+    for (const note of spec.notes?.(input, scope) ?? []) deps.log.say(note);
     return 0;
   }
 
@@ -72,22 +89,32 @@ export async function runConfig(opts: ConfigOptions, deps: Deps): Promise<number
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fileError(`read ${target}`, err);
   }
-  let outcome;
+  let text: string;
+  let commentsDropped: boolean;
+  let action: string;
   try {
-    outcome = mergeEntry(existing, { key, name, entry, force: opts.force });
+    const doc = openDocument(spec.format, existing);
+    const outcome = mergeClientEntry(doc, { spec, input, loc, scope, force: opts.force, newFile: existing === undefined });
+    if (outcome.action === 'conflict') {
+      throw new KeybridgeError(
+        `${target} already has a different server named "${input.name}"; pass --force to replace it, or --name to add this one under another name`,
+        { code: 'config_conflict' },
+      );
+    }
+    if (outcome.action === 'unchanged') {
+      deps.log.say(`"${input.name}" is already configured in ${target}; nothing changed.`);
+      return 0;
+    }
+    action = outcome.action;
+    text = doc.text();
+    commentsDropped = doc.commentsDropped;
   } catch (err) {
-    if (err instanceof ConfigFileError) throw new KeybridgeError(`cannot update ${target}: ${err.message}`, { code: 'config_unreadable' });
+    if (err instanceof ConfigFileError) {
+      throw new KeybridgeError(`cannot update ${target}: ${err.message}; fix it or add the entry by hand (\`config ${spec.id} … \` without --write prints it)`, {
+        code: 'config_unreadable',
+      });
+    }
     throw err;
-  }
-  if (outcome.action === 'unchanged') {
-    deps.log.say(`"${name}" is already configured in ${target}; nothing changed.`);
-    return 0;
-  }
-  if (outcome.action === 'conflict') {
-    throw new KeybridgeError(
-      `${target} already has a different server named "${name}"; pass --force to replace it, or --name to add this one under another name`,
-      { code: 'config_conflict' },
-    );
   }
   await mkdir(path.dirname(target), { recursive: true });
   let backup: string | undefined;
@@ -99,10 +126,12 @@ export async function runConfig(opts: ConfigOptions, deps: Deps): Promise<number
       throw fileError(`back up ${target} to ${backup} (nothing was changed)`, err);
     }
   }
-  await writeAtomically(target, outcome.text);
-  const verb = outcome.action === 'added' ? 'Added' : 'Replaced';
-  deps.log.say(`✓ ${verb} "${name}" in ${ideDisplayName(opts.ide)}'s ${target}${backup ? ` (backup: ${backup})` : ''}.`);
-  deps.log.say(`  Sign in once with \`mcp-keybridge login ${opts.url}\` (same flags), then restart or reload ${ideDisplayName(opts.ide)}.`);
+  await writeAtomically(target, text);
+  const verb = action === 'added' ? 'Added' : 'Replaced';
+  deps.log.say(`✓ ${verb} "${input.name}" in ${spec.displayName}'s ${target}${backup ? ` (backup: ${backup})` : ''}.`);
+  if (commentsDropped) deps.log.warn(`${target} was rewritten without its comments (TOML cannot be edited in place here); they are in the backup`);
+  for (const note of spec.notes?.(input, scope) ?? []) deps.log.say(`  ${note}`);
+  deps.log.say(`  Sign in once with \`mcp-keybridge login ${opts.url}\` (same flags), then restart or reload ${spec.displayName}.`);
   return 0;
 }
 
@@ -133,13 +162,25 @@ function fileError(action: string, err: unknown): KeybridgeError {
   return new KeybridgeError(`could not ${action}: ${code ?? (err as Error).message}`, { code: 'config_write_failed', cause: err });
 }
 
-/** Header values typed literally end up in plain text in the IDE's config file; ${VAR} keeps them out. */
-function warnAboutLiteralSecrets(args: string[], deps: Deps): void {
-  for (let i = 0; i < args.length - 1; i++) {
-    if (args[i] === '--header' && !/\$\{[A-Za-z_][A-Za-z0-9_]*\}/.test(args[i + 1]!)) {
-      deps.log.warn('a --header value is written to the IDE config in plain text; use ${VAR} and set VAR in the IDE\'s environment for secrets');
-      return;
-    }
+/**
+ * Secrets belong in the environment, named by --bearer-env / --header-env: a literal --header
+ * value lands in the config file in plain text, and a ${VAR} in --header is substituted into the
+ * bridge's command line (visible in `ps`) by clients that expand args.
+ */
+function warnAboutSecrets(args: string[], input: EntryInput, spec: ClientSpec, deps: Deps): void {
+  const headers = args.filter((_a, i) => args[i - 1] === '--header');
+  if (headers.some((h) => !/\$\{[A-Za-z_][A-Za-z0-9_]*\}/.test(h))) {
+    deps.log.warn('a --header value is written to the config file in plain text; for a secret use --bearer-env VAR or --header-env Name=VAR');
+  }
+  if (EXPANDS_ARGS.has(spec.id) && headers.some((h) => /\$\{/.test(h))) {
+    deps.log.warn(`${spec.displayName} substitutes \${VAR} in args from its own environment, which puts the value on the bridge's command line; use --bearer-env VAR or --header-env Name=VAR instead`);
+  }
+  if (input.envVars.length === 0) return;
+  const list = input.envVars.join(', ');
+  if (spec.env === 'none') {
+    deps.log.warn(`${spec.displayName} cannot pass a variable from its own environment to a server: add ${list} to the entry's "env" by hand (in plain text), or use a sign-in instead of a static secret`);
+  } else if (spec.env === 'inherits') {
+    deps.log.say(`${spec.displayName} starts the bridge with its own environment: ${list} must be set where ${spec.displayName} is started.`);
   }
 }
 
@@ -148,45 +189,46 @@ interface RawConfigFlags extends RawProfileFlags {
   configScope?: ConfigScope;
   write?: boolean;
   force?: boolean;
+  printCommand?: boolean;
+  list?: boolean;
 }
 
-/** `config <ide> <url>`: flag wiring only. Takes every bridge flag, and carries the given ones into the entry. */
+/** `config <client> <url>` and `config --list [url]`: flag wiring only. Every bridge flag given is carried into the entry. */
 export function configCommand(deps: Deps, setExitCode: (code: number) => void): Command {
   const cmd = new Command('config')
-    .description("print or write an IDE's MCP config entry that runs this bridge for a gateway")
-    .addArgument(new Argument('<ide>', 'the IDE').choices(IDES))
-    .argument('<url>', 'the remote MCP gateway URL')
-    .option('--name <name>', 'server name in the IDE config (default: from the gateway host)')
-    .addOption(new Option('--config-scope <scope>', 'user-level or workspace-level config file (default: user; VS Code: workspace)').choices(['user', 'workspace']))
+    .description("print or write an MCP client's config entry that runs this bridge for a gateway; --list shows the entries there are")
+    .addArgument(new Argument('[client]', 'the MCP client').choices(CLIENT_IDS))
+    .argument('[url]', 'the remote MCP gateway URL')
+    .option('--name <name>', 'server name in the client config (default: from the gateway host)')
+    .addOption(
+      new Option('--config-scope <scope>', 'which of the client\'s files: user, workspace (project) or local (Claude Code\'s per-project entry in ~/.claude.json)').choices([
+        'user',
+        'workspace',
+        'local',
+      ]),
+    )
     .option('--write', 'merge the entry into the config file (a backup is written first)')
-    .option('--force', 'with --write: replace a different entry of the same name');
+    .option('--force', 'with --write: replace a different entry of the same name')
+    .option('--print-command', "print the client's own `mcp add` command line instead (Claude Code, Gemini CLI, Codex, VS Code)")
+    .option('--list', 'list the entries that run mcp-keybridge in every known client config (for one gateway when a URL is given)');
   addBridgeOptions(cmd);
-  cmd.addHelpText(
-    'after',
-    `
-Examples:
-  $ mcp-keybridge config kiro https://gateway.example.com/mcp
-  $ mcp-keybridge config claude https://gateway.example.com/mcp --write
-  $ mcp-keybridge config cursor https://gateway.example.com/mcp --config-scope workspace --write
-  $ mcp-keybridge config vscode https://gateway.example.com/mcp --client-id my-app --read-only --write
-
-Every bridge flag given here (--client-id, --scope, --token-store, --header, --allow-tool, …) is
-carried into the entry, so the IDE's bridge uses the session \`mcp-keybridge login\` stored with the
-same flags. Files: Kiro ~/.kiro/settings/mcp.json (workspace .kiro/settings/mcp.json); Claude Desktop
-claude_desktop_config.json in its per-OS folder; Cursor ~/.cursor/mcp.json (workspace .cursor/mcp.json);
-VS Code .vscode/mcp.json; Windsurf ~/.codeium/windsurf/mcp_config.json.
---config-scope is not called --scope because --scope already means the OAuth scopes.
-MCP_KEYBRIDGE_CONFIG_COMMAND replaces the launcher "npx -y mcp-keybridge" (words, or a JSON array).`,
-  );
-  cmd.action(async (ide: Ide, url: string, raw: RawConfigFlags) => {
+  cmd.addHelpText('after', helpText());
+  cmd.action(async (client: string | undefined, url: string | undefined, raw: RawConfigFlags) => {
+    if (raw.list) {
+      // `config --list <url>`: the one operand is the URL.
+      const listUrl = url ?? (client && !CLIENT_IDS.includes(client) ? client : undefined);
+      setExitCode(await runConfigList({ url: listUrl, clients: client && CLIENT_IDS.includes(client) ? [clientSpec(client)] : CLIENTS }, deps));
+      return;
+    }
+    if (!client || !url) throw new UsageError(`config needs a client and the gateway URL, e.g. \`mcp-keybridge config claude-code https://gateway.example.com/mcp\` (clients: ${CLIENT_IDS.join(', ')})`);
     const serverUrl = parseServerUrl(url, { allowHttp: raw.allowHttp === true });
-    // Validate the profile flags now, so a typo fails here rather than in the IDE.
-    toAuthOptions(serverUrl, { ...raw, clientSecretEnv: undefined }, deps.env, false);
+    // Validate the profile flags now, so a typo fails here rather than in the client.
+    toAuthOptions(serverUrl, { ...raw, clientSecretEnv: undefined, enterpriseClientSecretEnv: undefined }, deps.env, false);
     if (raw.name !== undefined && !/^[A-Za-z0-9_.@-][A-Za-z0-9_.@ -]{0,63}$/.test(raw.name)) {
       throw new UsageError('--name takes 1-64 letters, digits, spaces, "_", ".", "@" or "-"');
     }
     const opts: ConfigOptions = {
-      ide,
+      client: clientSpec(client),
       url,
       serverUrl,
       bridgeArgs: givenFlagArgs(cmd, (attr) => !OWN_OPTIONS.has(attr)),
@@ -194,8 +236,33 @@ MCP_KEYBRIDGE_CONFIG_COMMAND replaces the launcher "npx -y mcp-keybridge" (words
       scope: raw.configScope,
       write: raw.write === true,
       force: raw.force === true,
+      printCommand: raw.printCommand === true,
     };
     setExitCode(await runConfig(opts, deps));
   });
   return cmd;
+}
+
+function helpText(): string {
+  const rows = CLIENTS.map((c) => `  ${c.id.padEnd(12)} ${c.displayName.padEnd(24)} scopes: ${c.scopes.join(', ')}  (${c.docs})`).join('\n');
+  return `
+Examples:
+  $ mcp-keybridge config claude-code https://gateway.example.com/mcp --write
+  $ mcp-keybridge config claude-code https://gateway.example.com/mcp --print-command
+  $ mcp-keybridge config codex https://gateway.example.com/mcp --bearer-env GW_TOKEN --write
+  $ mcp-keybridge config vscode https://gateway.example.com/mcp --client-id my-app --read-only --write
+  $ mcp-keybridge config opencode https://gateway.example.com/mcp --config-scope workspace --write
+  $ mcp-keybridge config --list
+
+Clients (the first scope is the default):
+${rows}
+
+Every bridge flag given here (--client-id, --scope, --token-store, --bearer-env, --allow-tool, …) is
+carried into the entry, so the client's bridge uses the session \`mcp-keybridge login\` stored with
+the same flags. A static secret goes in the client's environment, named with --bearer-env VAR or
+--header-env Name=VAR; the entry then passes VAR the client's way (Claude Code \${VAR}, Cursor,
+Windsurf and Roo \${env:VAR}, VS Code a password input, opencode {env:VAR}, Codex env_vars, Goose
+env_keys, Continue \${{ secrets.VAR }}). --config-scope is not called --scope because --scope
+already means the OAuth scopes. MCP_KEYBRIDGE_CONFIG_COMMAND replaces the launcher
+"npx -y mcp-keybridge" (words, or a JSON array).`;
 }
