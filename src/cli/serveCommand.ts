@@ -55,7 +55,13 @@ export async function runBridgeCommand(url: string, rawOpts: Record<string, unkn
   }
   const shutdown = new AbortController();
   let session: AuthSession | undefined;
-  const policy = await buildPolicyHook(flags, deps, serverUrl.href, async () => (await session?.currentSession())?.subject);
+  const policy = await buildPolicyHook(flags, deps, {
+    server: serverUrl.href,
+    user: async () => {
+      const current = await session?.currentSession();
+      return { subject: current?.subject, label: current?.email ?? current?.subject };
+    },
+  });
   const options: BridgeOptions = {
     serverUrl,
     transport: flags.transport,
@@ -76,7 +82,7 @@ export async function runBridgeCommand(url: string, rawOpts: Record<string, unkn
     return await runBridge(options, deps);
   } finally {
     shutdown.abort();
-    await policy?.audit?.close();
+    await policy?.close();
   }
 }
 

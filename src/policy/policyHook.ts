@@ -1,4 +1,5 @@
 import type { Clock } from '../deps.js';
+import type { Envelope } from '../relay/envelopeScanner.js';
 import { ErrorCodes, type JsonRpcId, type JsonRpcMessage } from '../relay/jsonRpc.js';
 import type { AuditLog, AuditOutcome } from './auditLog.js';
 import { hashArguments } from './auditLog.js';
@@ -20,6 +21,10 @@ export interface RelayHook {
   beforeDeliver(raw: string | Buffer, msg?: JsonRpcMessage): string | Buffer;
   /** The bridge answered a request with an error because it could not be forwarded. */
   onForwardFailed(id: JsonRpcId, message: string): void;
+  /** A gateway → IDE message too large to hold went to the IDE as it arrived: only its envelope is known. */
+  afterStreamed?(env: Envelope): void;
+  /** True when the answer to this request must be read whole (a tools/list the policy filters). */
+  wholeAnswer?(id: JsonRpcId): boolean;
   /**
    * Checks that take time (shared budgets, asking the person) for the requests they concern,
    * after beforeForward let the request through; undefined for every other request, which is then
@@ -91,6 +96,19 @@ export class PolicyHook implements RelayHook {
       return raw;
     }
     return this.filterList(raw, m);
+  }
+
+  afterStreamed(env: Envelope): void {
+    if (env.hasMethod || env.id === undefined || env.id === null) return;
+    const t = this.tracked.get(env.id);
+    // A list answer is asked for whole (wholeAnswer); one streamed elsewhere is not the awaited answer.
+    if (t?.kind !== 'call') return;
+    this.tracked.delete(env.id);
+    this.record(t.tool, t.argsSha256, env.hasError ? 'error' : 'ok', t.started);
+  }
+
+  wholeAnswer(id: JsonRpcId): boolean {
+    return this.tracked.get(id)?.kind === 'list';
   }
 
   onForwardFailed(id: JsonRpcId, message: string): void {

@@ -4,6 +4,7 @@ import { ExitCode } from '../errors.js';
 import type { HttpClient } from '../remote/httpClient.js';
 import { NodeHttpClient } from '../remote/nodeHttpClient.js';
 import { connectRemote } from '../remote/connectRemote.js';
+import { messageLimits } from '../remote/messageLimits.js';
 import { createProxyHttpClient, proxyConfigured } from '../remote/proxyHttpClient.js';
 import type { RemoteAuth } from '../remote/remoteAuth.js';
 import type { TransportChoice } from '../remote/remoteTransport.js';
@@ -24,6 +25,8 @@ export interface BridgeOptions {
   auth?: RemoteAuth;
   /** Tool policy, rate limits and audit, when any is configured. */
   hook?: RelayHook;
+  /** --max-message-size in bytes (default 64 MiB). */
+  maxMessageBytes?: number;
 }
 
 /** Run the bridge until stdin ends or a signal arrives; returns the exit code. */
@@ -45,14 +48,20 @@ export async function runBridge(options: BridgeOptions, deps: Deps): Promise<num
   // Read the stored session now, while the IDE's first message is on its way: the keychain answers
   // over D-Bus in tens of ms, which would otherwise all sit in front of the first request.
   if (auth) void auth.authorizationHeader().catch(() => undefined);
+  const hook = options.hook;
   const remote = connectRemote(options.transport, {
     url: options.serverUrl,
     http,
     headers: options.headers,
     auth,
     log: deps.log,
-    deliver: options.hook ? (raw, msg) => writer.write(options.hook!.beforeDeliver(raw, msg)) : (raw) => writer.write(raw),
-    openMessage: options.hook ? undefined : () => writer.openMessage(),
+    deliver: hook ? (raw, msg) => writer.write(hook.beforeDeliver(raw, msg)) : (raw) => writer.write(raw),
+    // Large messages stream with a policy too: it needs only their envelope (the tools/list
+    // answers it filters are asked for whole, see Outgoing.wholeAnswer).
+    openMessage: hook?.afterStreamed
+      ? async () => ({ ...(await writer.openMessage()), settled: (env) => env && hook.afterStreamed!(env) })
+      : () => writer.openMessage(),
+    limits: messageLimits(options.maxMessageBytes),
     sleep: (ms, signal) => sleep(ms, undefined, { signal }),
     random: Math.random,
     clock: deps.clock,

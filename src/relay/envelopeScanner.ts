@@ -9,6 +9,8 @@ export interface Envelope {
   /** The id when present: a string, a number or null. */
   id?: string | number | null;
   hasId: boolean;
+  /** A top-level "error" member is present (the message is an error response). */
+  hasError?: boolean;
 }
 
 const QUOTE = 0x22;
@@ -130,6 +132,7 @@ export class EnvelopeScanner {
           }
           const key = this.keyTooLong ? '' : String.fromCharCode(...this.key);
           if (key === 'method') this.env.hasMethod = true;
+          if (key === 'error') this.env.hasError = true;
           this.idParts = key === 'id' ? [] : undefined;
           this.idBytes = 0;
           if (b === QUOTE) {

@@ -152,7 +152,8 @@ export class Relay {
     }
     const isInitialize = msg.method === 'initialize';
     const abort = new AbortController();
-    const send = (): Promise<void> => this.opts.remote.send({ raw, msg, signal: abort.signal });
+    const wholeAnswer = this.opts.hook?.wholeAnswer?.(id);
+    const send = (): Promise<void> => this.opts.remote.send({ raw, msg, signal: abort.signal, wholeAnswer });
     // Checks that take time (shared budgets, asking the user) run only for the calls they concern;
     // every other request is sent at once, as without them.
     const admission = this.opts.hook?.admit?.(msg, { signal: abort.signal, ide: this.ide });

@@ -1,4 +1,5 @@
 import type { ByteSink } from '../deps.js';
+import type { Envelope } from './envelopeScanner.js';
 import type { GcPacer } from './gcPacer.js';
 
 const NEWLINE = Buffer.from('\n');
@@ -9,6 +10,8 @@ export interface MessageLease {
   write(piece: Buffer): void | Promise<void>;
   /** End the message's line (when anything was written) and hand stdout to the next writer. */
   end(): void | Promise<void>;
+  /** Told the message's envelope once it is complete (undefined: not one well-formed object). */
+  settled?(env: Envelope | undefined): void;
 }
 
 /**

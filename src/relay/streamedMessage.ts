@@ -47,6 +47,7 @@ export class StreamedMessage {
     await this.lease.end();
     const env = this.cut || this.passthrough ? undefined : this.scanner.finish();
     if (!env && !this.cut && !this.passthrough) this.warn('ended inside its JSON');
+    this.lease.settled?.(env);
     return env;
   }
 

@@ -3,6 +3,7 @@ import type { Logger } from '../log/logger.js';
 import type { JsonRpcMessage } from '../relay/jsonRpc.js';
 import type { MessageLease } from '../relay/stdoutWriter.js';
 import type { HttpClient } from './httpClient.js';
+import type { MessageLimits } from './messageLimits.js';
 import type { RemoteAuth } from './remoteAuth.js';
 
 /** A message from the IDE, parsed once by the relay; raw is the exact text to forward. */
@@ -11,6 +12,8 @@ export interface Outgoing {
   msg: JsonRpcMessage;
   /** Aborted when the IDE cancels this request: the transport stops waiting for its answer. */
   signal?: AbortSignal;
+  /** The policy reads this request's answer whole (tools/list it filters): never stream it to the IDE. */
+  wholeAnswer?: boolean;
 }
 
 /**
@@ -47,9 +50,11 @@ export interface TransportContext {
   deliver: Deliver;
   /**
    * Exclusive use of the IDE side for one large message written as it arrives; absent when every
-   * message must be delivered whole (a policy hook reads them).
+   * message must be delivered whole.
    */
   openMessage?: () => Promise<MessageLease>;
+  /** How much of one message is read (default: messageLimits(), --max-message-size 64 MiB). */
+  limits?: MessageLimits;
   /** Waits (for backoff/retry) go through here so tests are not slowed by real sleeps. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   random(): number;

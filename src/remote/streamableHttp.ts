@@ -8,6 +8,8 @@ import { discard, readBytes, type HttpResponse } from './httpClient.js';
 import { requestFollowingRedirects, type RedirectedResponse } from './redirects.js';
 import type { Outgoing, RemoteTransport, TransportContext } from './remoteTransport.js';
 import { consumeSse, type LargeDataHandler, type SseState } from './sseStream.js';
+import { readJsonBody } from './jsonBodyReader.js';
+import { MessageTooLargeError, messageLimits, type MessageLimits } from './messageLimits.js';
 import { describeNetworkError, httpStatusError, isAuthChallenge } from './remoteErrors.js';
 import { isIdempotentMethod, retryDelay } from './retryPolicy.js';
 import { ERROR_BODY_LIMIT_BYTES, modernErrorOf } from './era/modernError.js';
@@ -80,6 +82,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       allowReinit: true,
       signal: out.signal,
       idempotent: isIdempotentMethod(msg.method),
+      whole: out.wholeAnswer,
     });
     if (msg.method === 'notifications/initialized') this.startGetStream();
   }
@@ -111,7 +114,7 @@ export class StreamableHttpTransport implements RemoteTransport {
   private async post(
     raw: string,
     requestId: JsonRpcId | undefined,
-    opts: { allowReinit: boolean; swallow?: boolean; signal?: AbortSignal; idempotent?: boolean; legacyProbe?: boolean },
+    opts: { allowReinit: boolean; swallow?: boolean; signal?: AbortSignal; idempotent?: boolean; legacyProbe?: boolean; whole?: boolean },
   ): Promise<void> {
     const signal = opts.signal ? AbortSignal.any([this.abort.signal, opts.signal]) : this.abort.signal;
     const idempotent = opts.idempotent ?? true;
@@ -198,10 +201,18 @@ export class StreamableHttpTransport implements RemoteTransport {
       }
       const type = headerValue(res.headers['content-type']) ?? '';
       if (type.startsWith('text/event-stream')) {
-        await this.readResponseStream(res, requestId, opts.swallow === true, signal);
+        await this.readResponseStream(res, requestId, opts.swallow === true, signal, opts.whole === true);
       } else {
-        const body = await readBytes(res.body);
-        await this.onJsonAnswer(body, requestId, opts.swallow === true);
+        const swallow = opts.swallow === true;
+        const body = await readJsonBody(res.body, {
+          limits: this.limits,
+          streamAboveBytes: SMALL_MESSAGE_BYTES,
+          open: swallow || opts.whole || this.isInitialize(requestId) ? undefined : this.openStreamedMessage(),
+        });
+        if ('whole' in body) await this.onJsonAnswer(body.whole, requestId, swallow);
+        else if (!body.streamed || body.streamed.hasMethod || body.streamed.id !== requestId) {
+          throw new RemoteUnavailableError(`the gateway answered request ${JSON.stringify(requestId)} with a body that is not its JSON-RPC answer`, { code: 'bad_answer' });
+        }
       }
       return;
     }
@@ -282,7 +293,7 @@ export class StreamableHttpTransport implements RemoteTransport {
   }
 
   /** Deliver SSE events until the response to requestId arrives, resuming with Last-Event-ID if the stream drops. */
-  private async readResponseStream(first: HttpResponse, requestId: JsonRpcId, swallow: boolean, signal: AbortSignal): Promise<void> {
+  private async readResponseStream(first: HttpResponse, requestId: JsonRpcId, swallow: boolean, signal: AbortSignal, whole = false): Promise<void> {
     const state: SseState = {};
     let res: HttpResponse | undefined = first;
     for (let resumes = 0; ; resumes++) {
@@ -299,9 +310,10 @@ export class StreamableHttpTransport implements RemoteTransport {
           if (isAnswer && (swallow || this.isInitialize(requestId))) this.noteInitializeResult(ev.data);
           if (!(isAnswer && swallow)) await this.ctx.deliver(prepared.bytes, prepared.msg as JsonRpcMessage | undefined);
           return isAnswer;
-        }, swallow || this.isInitialize(requestId) ? undefined : this.largeMessages((env) => !env.hasMethod && env.id === requestId));
+        }, swallow || whole || this.isInitialize(requestId) ? undefined : this.largeMessages((env) => !env.hasMethod && env.id === requestId), this.limits);
       } catch (err) {
         if (signal.aborted) throw describeNetworkError(signal.reason ?? err, this.ctx.url);
+        if (err instanceof MessageTooLargeError) throw err; // resuming would only replay the flood
         this.ctx.log.debug(`response stream broke: ${(err as Error).message}`);
       }
       if (answered) return;
@@ -330,13 +342,13 @@ export class StreamableHttpTransport implements RemoteTransport {
    * way whether the stream has delivered what it was waiting for.
    */
   private largeMessages(isAnswer: (env: Envelope) => boolean): LargeDataHandler | undefined {
-    const open = this.ctx.openMessage;
+    const open = this.openStreamedMessage();
     if (!open) return undefined;
     return {
       thresholdBytes: SMALL_MESSAGE_BYTES,
       begin: async (eventType) => {
         if (eventType !== undefined && eventType !== 'message') return undefined;
-        const message = new StreamedMessage(await open(), this.ctx.log);
+        const message = await open();
         return {
           write: (piece) => message.write(piece),
           lineBreak: () => message.lineBreak(),
@@ -351,6 +363,17 @@ export class StreamableHttpTransport implements RemoteTransport {
         };
       },
     };
+  }
+
+  private get limits(): MessageLimits {
+    return this.ctx.limits ?? messageLimits();
+  }
+
+  /** A factory of messages streamed to the IDE as they arrive, when the context allows streaming. */
+  private openStreamedMessage(): (() => Promise<StreamedMessage>) | undefined {
+    const open = this.ctx.openMessage;
+    if (!open) return undefined;
+    return async () => new StreamedMessage(await open(), this.ctx.log);
   }
 
   /** Re-create an expired session by replaying the IDE's own initialize and initialized messages. */
@@ -450,7 +473,7 @@ export class StreamableHttpTransport implements RemoteTransport {
           const prepared = prepareMessage(ev.data);
           if (prepared) await this.ctx.deliver(prepared.bytes, prepared.msg as JsonRpcMessage | undefined);
           return false;
-        }, this.largeMessages(() => false));
+        }, this.largeMessages(() => false), this.limits);
       } catch (err) {
         if (this.closed) return;
         this.ctx.log.debug(`server stream broke: ${(err as Error).message}`);
