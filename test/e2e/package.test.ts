@@ -27,8 +27,13 @@ const pkg = JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'kb-pack-'));
   const tree = path.join(root, 'tree');
-  // A clean copy: what is committed, nothing built. Its dev dependencies (tsc) come from this checkout.
-  await run('bash', ['-c', 'mkdir -p "$1" && git -C "$2" archive HEAD | tar -x -C "$1"', '-', tree, REPO_ROOT]);
+  // A clean copy: what is committed (KB_PACK_TREE=worktree: the tracked files as they are now, to
+  // check a change before committing it), nothing built. Its dev dependencies (tsc) come from this checkout.
+  const copy =
+    process.env.KB_PACK_TREE === 'worktree'
+      ? 'mkdir -p "$1" && cd "$2" && git ls-files -z | tar --null -T - -c | tar -x -C "$1"'
+      : 'mkdir -p "$1" && git -C "$2" archive HEAD | tar -x -C "$1"';
+  await run('bash', ['-c', copy, '-', tree, REPO_ROOT]);
   await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(tree, 'node_modules'), 'dir');
   const packed = await run('npm', ['pack', '--pack-destination', root, '--json', '--loglevel=error'], { cwd: tree, maxBuffer: 16 << 20 });
   const info = JSON.parse(packed.stdout) as { filename: string }[];
