@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 
-export type AuditOutcome = 'ok' | 'error' | 'refused-by-policy' | 'rate-limited';
+export type AuditOutcome = 'ok' | 'error' | 'refused-by-policy' | 'rate-limited' | 'refused-by-approval';
 
 /** One line of the audit log. Arguments are never recorded, only their SHA-256. */
 export interface AuditRecord {
@@ -13,6 +13,15 @@ export interface AuditRecord {
   outcome: AuditOutcome;
   durationMs: number;
   detail?: string;
+}
+
+/** A line that is not a call: an approval question, its answer, an alert. Never argument values. */
+export interface AuditEventRecord {
+  time: string;
+  server: string;
+  subject: string | null;
+  event: 'approval-asked' | 'approval-answered' | 'alert';
+  [field: string]: unknown;
 }
 
 /** SHA-256 of the JSON text of a tool call's arguments. */
@@ -35,7 +44,7 @@ export class AuditLog {
     return new AuditLog(handle, onError);
   }
 
-  append(record: AuditRecord): void {
+  append(record: AuditRecord | AuditEventRecord): void {
     const line = JSON.stringify(record) + '\n';
     this.chain = this.chain.then(
       () => this.handle.appendFile(line).then(() => undefined),

@@ -3,7 +3,8 @@ import type { Envelope } from '../relay/envelopeScanner.js';
 import { ErrorCodes, type JsonRpcId, type JsonRpcMessage } from '../relay/jsonRpc.js';
 import type { AuditLog, AuditOutcome } from './auditLog.js';
 import { hashArguments } from './auditLog.js';
-import type { RateLimiter } from './rateLimiter.js';
+import { elicitationSupport, type ElicitationSupport } from './approvals.js';
+import type { CallAdmission } from './callAdmission.js';
 import type { ToolAnnotations, ToolPolicy } from './toolPolicy.js';
 import type { IdeRequests } from '../relay/ideRequests.js';
 
@@ -37,8 +38,11 @@ type Tracked = { kind: 'list' } | { kind: 'call'; tool: string; argsSha256: stri
 
 export interface PolicyHookOptions {
   policy: ToolPolicy;
-  limiter: RateLimiter;
+  /** Shared budgets and approvals (the checks that take time), when any is configured. */
+  admission?: CallAdmission;
   audit?: AuditLog;
+  /** Every call's outcome as it is known (alerts count refusals and errors). */
+  onOutcome?(tool: string, outcome: AuditOutcome, detail?: string): void;
   server: string;
   clock: Clock;
   /** The signed-in subject, if known (from the stored session's claims). */
@@ -46,20 +50,26 @@ export interface PolicyHookOptions {
 }
 
 /**
- * Tool policy, rate limits and the audit log, applied at the relay. Messages are parsed only for
+ * Tool policy, budgets, approvals and the audit log, applied at the relay. Messages are parsed only for
  * requests this hook tracks (tools/list when a policy is set, tools/call when auditing), so the
  * relay's hot path is untouched when none of these flags is given.
  */
 export class PolicyHook implements RelayHook {
   private readonly tracked = new Map<JsonRpcId, Tracked>();
   private readonly annotations = new Map<string, ToolAnnotations | undefined>();
+  /** What the IDE's initialize said about elicitation (approvals ask through it). */
+  private elicitation: ElicitationSupport = 'none';
 
   constructor(private readonly o: PolicyHookOptions) {}
 
   beforeForward(msg: JsonRpcMessage): JsonRpcMessage['error'] | undefined {
     const id = msg.id as JsonRpcId;
     if (msg.method === 'tools/list') {
-      if (this.o.policy.active) this.tracked.set(id, { kind: 'list' });
+      if (this.o.policy.active || this.o.admission?.needsAnnotations) this.tracked.set(id, { kind: 'list' });
+      return undefined;
+    }
+    if (msg.method === 'initialize') {
+      this.elicitation = elicitationSupport((msg.params as { capabilities?: unknown } | undefined)?.capabilities);
       return undefined;
     }
     if (msg.method !== 'tools/call') return undefined;
@@ -74,13 +84,28 @@ export class PolicyHook implements RelayHook {
       this.record(tool, argsSha256, 'refused-by-policy', started, verdict.refusedBy);
       return { code: ErrorCodes.PolicyRefused, message: `mcp-keybridge: the tool "${tool}" is refused by ${verdict.refusedBy}`, data: { reason: 'policy', rule: verdict.refusedBy } };
     }
-    const limited = this.o.limiter.take(tool, started);
-    if (limited) {
-      this.record(tool, argsSha256, 'rate-limited', started, limited.limitedBy);
-      return { code: ErrorCodes.RateLimited, message: `mcp-keybridge: "${tool}" is over its call budget (${limited.limitedBy}); try again in a minute`, data: { reason: 'rate_limited', rule: limited.limitedBy } };
-    }
-    if (this.o.audit) this.tracked.set(id, { kind: 'call', tool, argsSha256, started });
+    if (this.o.audit || this.o.onOutcome) this.tracked.set(id, { kind: 'call', tool, argsSha256, started });
     return undefined;
+  }
+
+  admit(msg: JsonRpcMessage, ctx: AdmitContext): Promise<JsonRpcMessage['error'] | undefined> | undefined {
+    const admission = this.o.admission;
+    if (!admission || msg.method !== 'tools/call') return undefined;
+    const params = (msg.params ?? {}) as { name?: unknown; arguments?: unknown };
+    if (typeof params.name !== 'string') return undefined;
+    const tool = params.name;
+    const plan = admission.plan(tool, this.annotations.get(tool), this.annotations.has(tool));
+    if (!plan) return undefined;
+    const id = msg.id as JsonRpcId;
+    const tracked = this.tracked.get(id);
+    const argsSha256 = tracked?.kind === 'call' ? tracked.argsSha256 : this.o.audit ? hashArguments(params.arguments) : '';
+    const started = tracked?.kind === 'call' ? tracked.started : this.o.clock.now();
+    return admission.decide(plan, { tool, args: params.arguments, argsSha256 }, { ...ctx, support: this.elicitation }).then((refusal) => {
+      if (!refusal) return undefined;
+      if (this.tracked.get(id) === tracked) this.tracked.delete(id);
+      this.record(tool, argsSha256, refusal.outcome, started, refusal.detail);
+      return refusal.error;
+    });
   }
 
   beforeDeliver(raw: string | Buffer, msg?: JsonRpcMessage): string | Buffer {
@@ -130,6 +155,7 @@ export class PolicyHook implements RelayHook {
   }
 
   private record(tool: string, argsSha256: string, outcome: AuditOutcome, started: number, detail?: string): void {
+    this.o.onOutcome?.(tool, outcome, detail);
     const audit = this.o.audit;
     if (!audit) return;
     const now = this.o.clock.now();
