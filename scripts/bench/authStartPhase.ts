@@ -27,10 +27,10 @@ export interface AuthStartResults {
  * bridges timed from spawn to the initialize result. The scripted browser logs every launch: a
  * bridge that had to sign in again would not measure a stored token, and fails the phase.
  */
-export async function runAuthStartPhase(base: PhaseContext): Promise<AuthStartResults> {
+export async function runAuthStartPhase(base: Omit<PhaseContext, 'gateway'>): Promise<AuthStartResults> {
   const stores = ['file', ...(process.env.DBUS_SESSION_BUS_ADDRESS ? ['keychain'] : [])];
   const out: AuthStartResults = { stores, nodeMs: [], bridgeMs: {} };
-  const gateway = await startGatewayProcess({ auth: { mode: 'oauth' }, startTimeoutMs: base.deadline.cap(30_000) });
+  const gateway = await startGatewayProcess({ auth: { mode: 'oauth' }, startTimeoutMs: 60_000 });
   const root = await mkdtemp(path.join(tmpdir(), 'kb-bench-auth-'));
   try {
     for (const store of stores) {
@@ -49,7 +49,7 @@ export async function runAuthStartPhase(base: PhaseContext): Promise<AuthStartRe
 }
 
 /** Sign in once into this store, then time fresh bridges that find the token there. */
-async function measureStore(base: PhaseContext, store: string, gateway: GatewayProcess, root: string, out: AuthStartResults): Promise<void> {
+async function measureStore(base: Omit<PhaseContext, 'gateway'>, store: string, gateway: GatewayProcess, root: string, out: AuthStartResults): Promise<void> {
   const { url } = gateway;
   const browserLog = path.join(root, `${store}-browser.log`);
   const env = {
@@ -68,13 +68,13 @@ async function measureStore(base: PhaseContext, store: string, gateway: GatewayP
   const times: number[] = [];
   out.bridgeMs[store] = times;
   try {
-    await runCli(base.launch.binPath, ['login', url, ...storeArgs], env, base.deadline.cap(LOGIN_TIMEOUT_MS));
+    await runCli(base.launch.binPath, ['login', url, ...storeArgs], env, LOGIN_TIMEOUT_MS);
     const signIns = launches();
     // Untimed first spawn: the page cache, and the gateway's first session with this client.
     await withConnection(ctx, 'bridge', `signed-in warm-up (${store})`, async (conn) => echoCall(conn.client, 'warm')());
     for (let rep = 0; rep < base.opts.reps && !base.deadline.expired; rep++) {
       base.progress(`signed-in start (${store} store) repetition ${rep + 1}/${base.opts.reps}`);
-      if (store === 'file') out.nodeMs.push(await nodeBaselineMs(base.deadline));
+      if (store === 'file') out.nodeMs.push(await nodeBaselineMs());
       await withConnection(ctx, 'bridge', `signed-in start (${store}) repetition ${rep + 1}`, async (conn) => {
         times.push(conn.connectMs);
         await echoCall(conn.client, 'with the stored token')();

@@ -1,10 +1,13 @@
 /**
- * The bench's global time budget: every loop asks `expired` before each step, so a run stops by
- * itself even when the gateway or the bridge misbehaves. `remainingMs` bounds single waits.
+ * The bench's global time budget: every loop asks `expired` before each step, so a run stops
+ * starting new work by itself once the budget is spent (and then reports which figures it could
+ * not complete). It never shortens a single wait: each wait has its own generous timeout, so a
+ * loaded machine makes a run slower, not broken.
  */
 export class Deadline {
   private readonly endsAt: number;
 
+  /** budgetMs: Infinity for none. */
   constructor(
     budgetMs: number,
     private readonly now: () => number = () => performance.now(),
@@ -14,22 +17,6 @@ export class Deadline {
 
   get expired(): boolean {
     return this.now() >= this.endsAt;
-  }
-
-  get remainingMs(): number {
-    return Math.max(0, this.endsAt - this.now());
-  }
-
-  /** A per-wait timeout: `capMs`, but never past the global deadline (and at least 1 ms). */
-  cap(capMs: number): number {
-    return Math.max(1, Math.min(capMs, this.remainingMs));
-  }
-}
-
-/** Thrown when the budget ran out before a phase could produce its figure. */
-export class DeadlineExceeded extends Error {
-  constructor(what: string) {
-    super(`global deadline reached during ${what}`);
   }
 }
 

@@ -3,9 +3,10 @@
  * so neither the direct client nor the bridge shares an event loop (or a core) with it.
  * argv[2] is the auth mode (`none` | `static`; the static token comes from LAB_TOKEN) or `oauth`:
  * the whole lab, a gateway that takes JWTs from an identity provider started alongside.
- * Prints one JSON line `{"url": ...}` when listening; shuts down when stdin ends or on SIGTERM.
+ * Reports one JSON line `{"url": ...}` on fd 3 (readyPipe.ts) when listening; shuts down when stdin ends or on SIGTERM.
  */
 import { startGateway, type GatewayAuth } from '../lab/gateway.js';
+import { reportReady } from './readyPipe.js';
 
 function authFrom(mode: string | undefined, token: string | undefined): GatewayAuth {
   if (mode === 'static') {
@@ -30,4 +31,4 @@ process.stdin.on('end', () => void shutdown());
 process.stdin.on('error', () => void shutdown());
 process.stdin.resume();
 process.on('SIGTERM', () => void shutdown());
-process.stdout.write(`${JSON.stringify({ url: gateway.url })}\n`);
+reportReady({ url: gateway.url });

@@ -1,60 +1,85 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { withTimeout } from './deadline.js';
+import { READY_FD } from './readyPipe.js';
 
-/** A lab gateway running in a child process. */
+/**
+ * The gateways the bench measures against: `lab` (our lab gateway: SDK v1 McpServer behind our own
+ * node:http wiring), `v2` (the SDK's v2 server, `createMcpHandler`), `example` (the SDK's example
+ * server `simpleStreamableHttp`, run unchanged but for one added tool).
+ */
+export const GATEWAY_KINDS = ['lab', 'v2', 'example'] as const;
+export type GatewayKind = (typeof GATEWAY_KINDS)[number];
+
+/** A gateway running in a child process. */
 export interface GatewayProcess {
+  kind: GatewayKind;
   url: string;
   pid: number;
   close(): Promise<void>;
 }
 
 export interface GatewayProcessOptions {
-  /** oauth: the whole lab (gateway + identity provider), for sign-in. */
-  auth: { mode: 'none' } | { mode: 'static'; token: string } | { mode: 'oauth' };
+  /** default `lab`. */
+  kind?: GatewayKind;
+  /** Lab only. oauth: the whole lab (gateway + identity provider), for sign-in. */
+  auth?: { mode: 'none' } | { mode: 'static'; token: string } | { mode: 'oauth' };
   /** How long to wait for the gateway to listen. */
   startTimeoutMs: number;
 }
 
-const CHILD = fileURLToPath(new URL('./gatewayChild.js', import.meta.url));
+const CHILDREN: Record<GatewayKind, string> = {
+  lab: fileURLToPath(new URL('./gatewayChild.js', import.meta.url)),
+  v2: fileURLToPath(new URL('./v2GatewayChild.js', import.meta.url)),
+  example: fileURLToPath(new URL('./exampleGatewayChild.js', import.meta.url)),
+};
 
-/** Start the lab gateway in its own process and wait until it listens. */
+/** Start a gateway in its own process (its stdout to /dev/null) and wait until it listens. */
 export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<GatewayProcess> {
+  const kind = opts.kind ?? 'lab';
+  const auth = opts.auth ?? { mode: 'none' };
+  if (kind !== 'lab' && auth.mode !== 'none') throw new Error(`the ${kind} gateway runs without auth`);
   const env = { ...process.env };
-  if (opts.auth.mode === 'static') env.LAB_TOKEN = opts.auth.token;
-  // The gateway keeps every response of a session in its event store until the session ends;
+  if (auth.mode === 'static') env.LAB_TOKEN = auth.token;
+  // The gateways keep every response of a session in an event store until the session ends;
   // a roomy heap keeps a long 1 MiB burst from turning into GC thrash on the server side.
-  const child = spawn(process.execPath, ['--max-old-space-size=4096', CHILD, opts.auth.mode], {
-    stdio: ['pipe', 'pipe', 'inherit'],
+  const child = spawn(process.execPath, ['--max-old-space-size=4096', CHILDREN[kind], ...(kind === 'lab' ? [auth.mode] : [])], {
+    stdio: ['pipe', 'ignore', 'inherit', 'pipe'],
     env,
   });
+  const ready = child.stdio[READY_FD] as Readable;
   const exited = once(child, 'exit');
   const firstLine = new Promise<string>((resolve, reject) => {
     let buf = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (s: string) => {
+    ready.setEncoding('utf8');
+    ready.on('data', (s: string) => {
       buf += s;
       const nl = buf.indexOf('\n');
-      if (nl !== -1) resolve(buf.slice(0, nl));
+      if (nl !== -1) {
+        resolve(buf.slice(0, nl));
+        ready.destroy();
+      }
     });
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`the gateway process exited (${code}) before listening`)));
+    child.once('exit', (code) => reject(new Error(`the ${kind} gateway process exited (${code}) before listening`)));
   });
   let line: string;
   try {
-    line = await withTimeout(firstLine, opts.startTimeoutMs, 'starting the lab gateway');
+    line = await withTimeout(firstLine, opts.startTimeoutMs, `starting the ${kind} gateway`);
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
   }
   const { url } = JSON.parse(line) as { url: string };
   return {
+    kind,
     url,
     pid: child.pid!,
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.stdin.end();
+      child.stdin?.end();
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       timer.unref();
       await exited;

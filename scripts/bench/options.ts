@@ -1,6 +1,7 @@
 /** Command-line options of `npm run bench`, validated once into a typed object. */
+import { GATEWAY_KINDS, type GatewayKind } from './gatewayProcess.js';
 
-export const PHASES = ['start', 'authstart', 'echo', 'blob', 'rss', 'big', 'token'] as const;
+export const PHASES = ['start', 'authstart', 'echo', 'blob', 'rss', 'big', 'token', 'hook'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface Counts {
@@ -22,13 +23,17 @@ export interface BenchOptions {
   reps: number;
   json: boolean;
   phases: ReadonlySet<Phase>;
-  /** Global time budget for the whole run. */
+  /** The gateways measured against, in this order (the per-gateway phases run for each). */
+  gateways: GatewayKind[];
+  /** Global time budget for the whole run; Infinity for none. */
   deadlineMs: number;
   counts: Counts;
   /** Node flags for the bridge child (BENCH_BRIDGE_NODE_ARGS), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
   bridgeNodeArgs: string[];
   /** Extra bridge CLI flags (BENCH_BRIDGE_ARGS), e.g. `--token-store memory`. */
   bridgeArgs: string[];
+  /** The flags of the hook variant (BENCH_HOOK_ARGS): a policy that never concerns the bench's calls. */
+  hookArgs: string[];
 }
 
 const MiB = 1024 * 1024;
@@ -61,15 +66,18 @@ const QUICK: Counts = {
   tokenEchoSequential: 30,
 };
 
-export const USAGE = `usage: node dist/scripts/bench.js [--quick] [--reps N] [--json] [--only phase,...] [--deadline-s S]
-  --quick        small counts (the e2e test uses this)
-  --reps N       repetitions per figure (default 5, quick 3; at least 3 for a real report)
-  --json         print only the JSON of all raw numbers on stdout (the table goes to stderr)
-  --only LIST    run only these phases: ${PHASES.join(', ')}
-  --deadline-s S global time budget in seconds (default 900, quick 50)
+export const USAGE = `usage: node dist/scripts/bench.js [--quick] [--reps N] [--json] [--only phase,...] [--gateways kind,...] [--deadline-s S]
+  --quick          small counts (the e2e smoke test uses this)
+  --reps N         repetitions per figure (default 5, quick 3; at least 3 for a real report)
+  --json           print only the JSON of all raw numbers on stdout (the table goes to stderr)
+  --only LIST      run only these phases: ${PHASES.join(', ')}
+  --gateways LIST  measure against these gateways (default all): ${GATEWAY_KINDS.join(', ')}
+  --deadline-s S   stop starting new work after S seconds (default 2400; 0 = none, the quick default);
+                   figures it could not complete are reported as missing
 environment:
   BENCH_BRIDGE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"  node flags for the bridge child
-  BENCH_BRIDGE_ARGS="--token-store memory"                       extra bridge flags (after the URL)`;
+  BENCH_BRIDGE_ARGS="--token-store memory"                       extra bridge flags (after the URL)
+  BENCH_HOOK_ARGS="--deny-tool x"                                flags of the hook variant (default: a deny rule no call matches)`;
 
 export class OptionsError extends Error {}
 
@@ -80,6 +88,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   let reps: number | undefined;
   let deadlineS: number | undefined;
   let phases: Set<Phase> = new Set(PHASES);
+  let gateways: GatewayKind[] = [...GATEWAY_KINDS];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -90,7 +99,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     if (arg === '--quick') quick = true;
     else if (arg === '--json') json = true;
     else if (arg === '--reps') reps = positiveInt(value(), arg);
-    else if (arg === '--deadline-s') deadlineS = positiveInt(value(), arg);
+    else if (arg === '--deadline-s') deadlineS = nonNegativeInt(value(), arg);
+    else if (arg === '--gateways') gateways = parseGateways(value());
     else if (arg === '--only') phases = parsePhases(value());
     else throw new OptionsError(`unknown option ${arg}`);
   }
@@ -99,10 +109,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     json,
     reps: reps ?? (quick ? 3 : 5),
     phases,
-    deadlineMs: (deadlineS ?? (quick ? 50 : 900)) * 1000,
+    gateways,
+    deadlineMs: deadlineS === 0 || (deadlineS === undefined && quick) ? Infinity : (deadlineS ?? 2400) * 1000,
     counts: quick ? QUICK : FULL,
     bridgeNodeArgs: words(env.BENCH_BRIDGE_NODE_ARGS),
     bridgeArgs: words(env.BENCH_BRIDGE_ARGS),
+    hookArgs: env.BENCH_HOOK_ARGS === undefined ? ['--deny-tool', 'never-called-by-the-bench'] : words(env.BENCH_HOOK_ARGS),
   };
 }
 
@@ -115,6 +127,22 @@ function positiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new OptionsError(`${flag} takes a positive integer, got "${value}"`);
   return n;
+}
+
+function nonNegativeInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new OptionsError(`${flag} takes a whole number of seconds, got "${value}"`);
+  return n;
+}
+
+function parseGateways(list: string): GatewayKind[] {
+  const out: GatewayKind[] = [];
+  for (const name of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!(GATEWAY_KINDS as readonly string[]).includes(name)) throw new OptionsError(`unknown gateway "${name}" (gateways: ${GATEWAY_KINDS.join(', ')})`);
+    if (!out.includes(name as GatewayKind)) out.push(name as GatewayKind);
+  }
+  if (out.length === 0) throw new OptionsError('--gateways needs at least one gateway');
+  return out;
 }
 
 function parsePhases(list: string): Set<Phase> {

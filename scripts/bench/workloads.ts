@@ -1,5 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Deadline } from './deadline.js';
+import type { GatewayKind } from './gatewayProcess.js';
 
 /** One tool call that resolves when the answer arrived and was checked. */
 export type Call = () => Promise<void>;
@@ -9,12 +10,27 @@ const CALL_TIMEOUT_MS = 60_000;
 /** Thrown when a relayed answer is not what the gateway sent (the bench exits non-zero). */
 export class IntegrityError extends Error {}
 
-/** A call to `echo` that checks the text came back unchanged. */
-export function echoCall(client: Client, text: string): Call {
+/** The smallest round trip a gateway offers: a tool that answers with (a text made of) its argument. */
+export interface EchoTool {
+  name: string;
+  argument: string;
+  answer(text: string): string;
+}
+
+/** Per gateway: the lab and v2 gateways have `echo`; the SDK example has `greet` ("Hello, NAME!"). */
+export const ECHO_TOOLS: Record<GatewayKind, EchoTool> = {
+  lab: { name: 'echo', argument: 'text', answer: (t) => t },
+  v2: { name: 'echo', argument: 'text', answer: (t) => t },
+  example: { name: 'greet', argument: 'name', answer: (t) => `Hello, ${t}!` },
+};
+
+/** A call to the echo tool that checks the answer is exactly what the tool makes of the text. */
+export function echoCall(client: Client, text: string, tool: EchoTool = ECHO_TOOLS.lab): Call {
+  const expected = tool.answer(text);
   return async () => {
-    const result = await client.callTool({ name: 'echo', arguments: { text } }, undefined, { timeout: CALL_TIMEOUT_MS });
+    const result = await client.callTool({ name: tool.name, arguments: { [tool.argument]: text } }, undefined, { timeout: CALL_TIMEOUT_MS });
     const got = firstText(result);
-    if (got !== text) throw new IntegrityError(`echo answered ${JSON.stringify(got?.slice(0, 80))} instead of ${JSON.stringify(text)}`);
+    if (got !== expected) throw new IntegrityError(`${tool.name} answered ${JSON.stringify(got?.slice(0, 80))} instead of ${JSON.stringify(expected)}`);
   };
 }
 

@@ -11,6 +11,7 @@ import { checkEndpoint, needsInsecureRequests } from './endpointPolicy.js';
 import { oauthErrorCode, toAuthError } from './oauthErrors.js';
 import { buildConfiguration, clientAuthFor } from './oidcConfiguration.js';
 import { canonicalServerUrl, lockName, profileKeyFor } from './profile.js';
+import { checkSecretBinding, recordSecretBinding } from './secretBinding.js';
 import { stepUpScope } from './stepUp.js';
 import { readStoredSession } from './storedSessionReader.js';
 import { isExpiring, registerSessionSecrets, sessionFromTokenResponse, type StoredSession } from './tokenSet.js';
@@ -179,6 +180,17 @@ class MachineSession implements AuthSession {
         'client_credentials_missing',
       );
     }
+    // The credential goes only to the authorization server it was first used with (secretBinding.ts).
+    const binding = { store: this.input.store, server: this.server, clientId, issuer: metadata.issuer };
+    const credentialSent = resolved.tokenEndpointAuthMethod !== 'none';
+    if (credentialSent) {
+      await checkSecretBinding({
+        ...binding,
+        pinnedIssuer: options.issuer,
+        rebind: options.rebindIssuer,
+        howToAccept: `mcp-keybridge login ${this.server} --grant client-credentials --client-id ${clientId} --force …`,
+      });
+    }
     const config = buildConfiguration({
       metadata,
       clientId,
@@ -223,6 +235,7 @@ class MachineSession implements AuthSession {
     delete session.refreshToken;
     if (resolved.tokenEndpointAuthMethod !== 'private_key_jwt' && secret) session.clientSecret = secret;
     registerSessionSecrets(deps.log.redactor, session);
+    if (credentialSent) await recordSecretBinding(binding);
     return session;
   }
 

@@ -8,6 +8,10 @@ export interface AuthOptions {
   clientId?: string;
   /** The pre-registered client's secret, already read by the CLI from --client-secret-env. */
   clientSecret?: string;
+  /** --issuer: the only authorization server a pre-registered client's secret or key may be sent to. */
+  issuer?: string;
+  /** Accept an authorization server other than the one the client's credentials were first used with (login --force). */
+  rebindIssuer?: boolean;
   /** An https URL hosting this client's Client ID Metadata Document, used as client_id when the AS supports it. */
   clientMetadataUrl?: string;
   /** Scope to request; overrides the challenge's and the resource metadata's scopes. */

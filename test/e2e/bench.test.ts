@@ -3,9 +3,12 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** The bench's own global deadline; the test's timeout leaves room for start and cleanup. */
-const BENCH_DEADLINE_S = 42;
-const TEST_TIMEOUT_MS = 58_000;
+/**
+ * The bench has no global deadline here: every wait in it has its own timeout, and a loaded
+ * machine only makes it slower. This bound is for a bench that hangs, not for a slow machine:
+ * an unloaded run takes ~1 min.
+ */
+const TEST_TIMEOUT_MS = 8 * 60_000;
 
 interface FigureJson {
   key: string;
@@ -18,17 +21,18 @@ interface FigureJson {
 
 interface BenchJson {
   completed: boolean;
-  figures: FigureJson[];
-  blob10: { intact: boolean };
+  truncated: boolean;
+  gateways: { kind: string; figures: FigureJson[]; blob10: { intact: boolean } }[];
+  sharedFigures: FigureJson[];
   failures: string[];
 }
 
-function runQuickBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runSmokeBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     // The built bench (npm test builds first); --json keeps stdout to the one JSON document.
-    const child = spawn(process.execPath, ['dist/scripts/bench.js', '--quick', '--json', '--deadline-s', String(BENCH_DEADLINE_S)], {
+    const child = spawn(process.execPath, ['dist/scripts/bench.js', '--quick', '--reps', '1', '--json'], {
       cwd: ROOT,
-      // The lab gateway needs no token; a memory token store keeps this test about the bench, not
+      // The gateways need no token; a memory token store keeps this test about the bench, not
       // about whether the machine has a Secret Service (the keychain has its own e2e tests).
       env: { ...process.env, BENCH_BRIDGE_ARGS: '--token-store memory' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -36,8 +40,8 @@ function runQuickBench(): Promise<{ code: number | null; stdout: string; stderr:
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const killer = setTimeout(() => child.kill('SIGKILL'), TEST_TIMEOUT_MS - 2_000);
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-20_000)));
+    const killer = setTimeout(() => child.kill('SIGKILL'), TEST_TIMEOUT_MS - 10_000);
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(killer);
@@ -48,30 +52,41 @@ function runQuickBench(): Promise<{ code: number | null; stdout: string; stderr:
 
 const finitePositive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
-describe('npm run bench --quick', () => {
-  // No timing assertions: the machine is shared; the bench is a report, this only proves it runs.
+/** Every figure the report must carry, per gateway and once for the run. */
+const PER_GATEWAY = ['start_ms', 'echo_p50_ms', 'echo_seq_cps', 'echo_conc_cps', 'blob_p50_ms', 'blob_seq_cps', 'blob_conc_cps', 'rss_idle_mib', 'rss_burst_mib', 'big_peak_mib'];
+const SHARED = ['auth_start_file_ms', 'token_echo_p50_ms', 'hook_echo_p50_ms'];
+
+describe('npm run bench (smoke)', () => {
+  // A smoke test: it proves the bench runs against every gateway and reports every figure. It never
+  // judges a figure or a target (the machine is shared; the figures go in closing notes).
   it(
-    'completes, yields a finite positive number for every figure, and relays the 10 MiB blob intact',
+    'completes against the lab, SDK v2 and SDK example gateways, with a finite positive number for every figure, the 10 MiB blob intact',
     async () => {
-      const { code, stdout, stderr } = await runQuickBench();
-      expect(code, stderr.slice(-2_000)).toBe(0);
+      const { code, stdout, stderr } = await runSmokeBench();
+      expect(code, stderr.slice(-4_000)).toBe(0);
       const report = JSON.parse(stdout) as BenchJson;
       expect(report.failures).toEqual([]);
       expect(report.completed).toBe(true);
-      expect(report.blob10.intact).toBe(true);
+      expect(report.truncated).toBe(false);
+      expect(report.gateways.map((g) => g.kind)).toEqual(['lab', 'v2', 'example']);
 
-      expect(report.figures.length).toBeGreaterThan(0);
-      const keys = report.figures.map((f) => f.key);
-      for (const key of ['start_ms', 'echo_p50_ms', 'echo_seq_cps', 'echo_conc_cps', 'blob_p50_ms', 'blob_seq_cps', 'blob_conc_cps', 'rss_idle_mib', 'rss_burst_mib', 'big_peak_mib']) {
-        expect(keys).toContain(key);
-      }
       const bad: string[] = [];
-      for (const f of report.figures) {
-        for (const field of ['direct', 'bridge', 'ratio'] as const) {
-          if (field in f && !finitePositive(f[field])) bad.push(`${f.key}.${field} = ${String(f[field])}`);
+      const checkFigures = (where: string, figures: FigureJson[], required: string[]): void => {
+        const keys = figures.map((f) => f.key);
+        for (const key of required) if (!keys.includes(key)) bad.push(`${where}: no ${key}`);
+        for (const f of figures) {
+          for (const field of ['direct', 'bridge', 'ratio'] as const) {
+            // A hooked bridge may be faster than the plain one by chance: its difference is signed, its values are not.
+            if (field in f && !finitePositive(f[field])) bad.push(`${where}.${f.key}.${field} = ${String(f[field])}`);
+          }
+          for (const v of [...f.directReps, ...f.bridgeReps]) if (!finitePositive(v)) bad.push(`${where}.${f.key} repetition = ${String(v)}`);
         }
-        for (const v of [...f.directReps, ...f.bridgeReps]) if (!finitePositive(v)) bad.push(`${f.key} repetition = ${String(v)}`);
+      };
+      for (const g of report.gateways) {
+        expect(g.blob10.intact, `${g.kind}: 10 MiB blob`).toBe(true);
+        checkFigures(g.kind, g.figures, PER_GATEWAY);
       }
+      checkFigures('shared', report.sharedFigures, SHARED);
       expect(bad).toEqual([]);
     },
     TEST_TIMEOUT_MS,
