@@ -1,17 +1,18 @@
 import type { Deps } from '../deps.js';
 import { AuthRefusedError, AuthRequiredError } from '../errors.js';
-import type { Challenge, RemoteAuth } from '../remote/remoteAuth.js';
+import type { Challenge, RemoteAuth, RequestTarget } from '../remote/remoteAuth.js';
 import { withLock } from '../store/crossProcessLock.js';
 import type { TokenStore } from '../store/tokenStore.js';
 import { raceAbort } from './abortable.js';
-import type { AuthOptions } from './options.js';
+import { authorizationValue, DpopRequestAuth, storedBindingFits } from './dpop/dpopRequestAuth.js';
+import { isMachineGrant, type AuthOptions } from './options.js';
 import { canonicalServerUrl, lockName, profileKeyFor } from './profile.js';
 // Refresh, sign-in, step-up and machine sessions need the OAuth stack (openid-client, oauth4webapi,
 // jose): loaded by import() when first needed, so a bridge with a valid stored token pays only the
 // store read at its first request.
 import type { Refresher } from './refreshSingleFlight.js';
 import { readStoredSession } from './storedSessionReader.js';
-import { bearerToken, isExpired, isExpiring, registerSessionSecrets, type StoredSession } from './tokenSet.js';
+import { isExpired, isExpiring, registerSessionSecrets, type StoredSession } from './tokenSet.js';
 import { parseBearerChallenge, type BearerChallenge } from './wwwAuthenticate.js';
 
 /** Refresh this long before the access token expires, so requests never carry a token about to lapse. */
@@ -56,7 +57,7 @@ export interface AuthSessionInput {
 
 /** Create the AuthSession for options.serverUrl (and the profile's client id, resource and scope). */
 export function createAuthSession(input: AuthSessionInput): AuthSession {
-  if (input.options.grant === 'client-credentials') return new LazyMachineSession(input);
+  if (isMachineGrant(input.options.grant)) return new LazyMachineSession(input);
   return new DefaultAuthSession(input);
 }
 
@@ -70,11 +71,14 @@ class DefaultAuthSession implements AuthSession {
   private signingIn: Promise<StoredSession> | undefined;
   /** Access token obtained by this object's latest interactive sign-in (the loop breaker's reference). */
   private lastSignInToken: string | undefined;
+  /** DPoP proofs and the gateway's nonces, for a session whose tokens are DPoP-bound. */
+  private readonly dpop: DpopRequestAuth;
 
   constructor(private readonly input: AuthSessionInput) {
     const { options } = input;
     this.server = canonicalServerUrl(options.serverUrl);
     this.key = profileKeyFor(options);
+    this.dpop = new DpopRequestAuth(input.deps.clock);
   }
 
   /** The one Refresher of this session (single flight), its module loaded on first use. */
@@ -89,6 +93,17 @@ class DefaultAuthSession implements AuthSession {
   }
 
   async authorizationHeader(signal?: AbortSignal): Promise<string | undefined> {
+    const session = await this.sessionForRequest(signal);
+    return session && authorizationValue(session);
+  }
+
+  async requestHeaders(target: RequestTarget, signal?: AbortSignal): Promise<Record<string, string>> {
+    const session = await this.sessionForRequest(signal);
+    return session ? this.dpop.headersFor(session, target) : {};
+  }
+
+  /** The session the next request presents (refreshed first when about to expire), or undefined to send none. */
+  private async sessionForRequest(signal?: AbortSignal): Promise<StoredSession | undefined> {
     let session = await this.load();
     if (!session) return undefined;
     const now = this.input.deps.clock.now();
@@ -110,12 +125,14 @@ class DefaultAuthSession implements AuthSession {
         this.input.deps.log.debug(`token refresh failed, using the current token until the gateway refuses it: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    return `Bearer ${bearerToken(session)}`;
+    return session;
   }
 
   async handleChallenge(challenge: Challenge, attempt: number, signal?: AbortSignal): Promise<void> {
     const bearer = parseBearerChallenge(challenge.wwwAuthenticate) ?? {};
     const held = (await this.load()) ?? undefined;
+    // RFC 9449 §9: the gateway wants a nonce in the proof; replay with it (no refresh, no sign-in).
+    if (held?.dpop && this.dpop.takeChallenge(challenge, attempt, this.input.options.serverUrl.origin)) return;
     const insufficientScope = challenge.status === 403 && bearer.error === 'insufficient_scope';
     if (challenge.status !== 401 && !insufficientScope) {
       throw new AuthRefusedError(`the gateway refused the request (HTTP ${challenge.status})`, 'gateway_refused');
@@ -254,6 +271,7 @@ class DefaultAuthSession implements AuthSession {
     if (session && session.server !== this.server) return undefined;
     // A machine (client credentials) session is never a user's; their keys differ, this is belt and braces.
     if (session?.grant === 'client_credentials') return undefined;
+    if (session && !storedBindingFits(this.input.options.dpop, session)) return undefined;
     if (session) registerSessionSecrets(this.input.deps.log.redactor, session);
     return session;
   }
@@ -299,6 +317,10 @@ class LazyMachineSession implements AuthSession {
 
   async authorizationHeader(signal?: AbortSignal): Promise<string | undefined> {
     return (await this.session()).authorizationHeader(signal);
+  }
+
+  async requestHeaders(target: RequestTarget, signal?: AbortSignal): Promise<Record<string, string>> {
+    return (await this.session()).requestHeaders(target, signal);
   }
 
   async handleChallenge(challenge: Challenge, attempt: number, signal?: AbortSignal): Promise<void> {

@@ -1,17 +1,20 @@
 import * as client from 'openid-client';
 import { AuthRefusedError, AuthRequiredError } from '../errors.js';
-import type { Challenge } from '../remote/remoteAuth.js';
+import type { Challenge, RequestTarget } from '../remote/remoteAuth.js';
 import { withLock } from '../store/crossProcessLock.js';
 import { raceAbort } from './abortable.js';
+import { dpopBindingFor, grantDpopOptions } from './dpop/dpopGrant.js';
+import { authorizationValue, DpopRequestAuth, storedBindingFits } from './dpop/dpopRequestAuth.js';
 import type { AuthSession, AuthSessionInput } from './authSession.js';
 import { chooseResource, chooseScope } from './authorizationCode.js';
 import { preRegisteredClient } from './clientRegistration.js';
-import { discoverAuthorizationServer, discoverProtectedResource } from './discovery.js';
+import { discoverAuthorizationTarget } from './authorizationDiscovery.js';
 import { checkEndpoint, needsInsecureRequests } from './endpointPolicy.js';
 import { oauthErrorCode, toAuthError } from './oauthErrors.js';
 import { buildConfiguration, clientAuthFor } from './oidcConfiguration.js';
+import { JWT_BEARER_GRANT } from './enterpriseAccess.js';
 import { canonicalServerUrl, lockName, profileKeyFor } from './profile.js';
-import { checkSecretBinding, recordSecretBinding } from './secretBinding.js';
+import { enforceSecretBinding } from './secretBinding.js';
 import { stepUpScope } from './stepUp.js';
 import { readStoredSession } from './storedSessionReader.js';
 import { isExpiring, registerSessionSecrets, sessionFromTokenResponse, type StoredSession } from './tokenSet.js';
@@ -38,10 +41,13 @@ class MachineSession implements AuthSession {
   private readonly server: string;
   private cached: StoredSession | null | undefined;
   private fetching: Promise<StoredSession> | undefined;
+  /** DPoP proofs and the gateway's nonces, for DPoP-bound machine tokens. */
+  private readonly dpop: DpopRequestAuth;
 
   constructor(private readonly input: AuthSessionInput) {
     this.server = canonicalServerUrl(input.options.serverUrl);
     this.key = profileKeyFor(input.options);
+    this.dpop = new DpopRequestAuth(input.deps.clock);
   }
 
   async currentSession(): Promise<StoredSession | undefined> {
@@ -50,17 +56,30 @@ class MachineSession implements AuthSession {
   }
 
   async authorizationHeader(signal?: AbortSignal): Promise<string | undefined> {
-    let session = await this.currentSession();
+    const session = await this.sessionForRequest(signal);
+    return session && authorizationValue(session);
+  }
+
+  async requestHeaders(target: RequestTarget, signal?: AbortSignal): Promise<Record<string, string>> {
+    const session = await this.sessionForRequest(signal);
+    return session ? this.dpop.headersFor(session, target) : {};
+  }
+
+  /** The held token, or a new one when it is about to expire (and the credentials are at hand). */
+  private async sessionForRequest(signal?: AbortSignal): Promise<StoredSession | undefined> {
+    const session = await this.currentSession();
     const now = this.input.deps.clock.now();
     if (!session || isExpiring(session, now, MACHINE_EXPIRY_SKEW_MS)) {
-      if (!this.hasCredentials(session)) return session?.accessToken ? `Bearer ${session.accessToken}` : undefined;
-      session = await this.fetchToken({ stale: session, signal });
+      if (!this.hasCredentials(session)) return session?.accessToken ? session : undefined;
+      return this.fetchToken({ stale: session, signal });
     }
-    return `Bearer ${session.accessToken}`;
+    return session;
   }
 
   async handleChallenge(challenge: Challenge, attempt: number, signal?: AbortSignal): Promise<void> {
     const bearer = parseBearerChallenge(challenge.wwwAuthenticate) ?? {};
+    // RFC 9449 §9: the gateway wants a nonce in the proof; replay with it.
+    if ((await this.currentSession())?.dpop && this.dpop.takeChallenge(challenge, attempt, this.input.options.serverUrl.origin)) return;
     const insufficientScope = challenge.status === 403 && bearer.error === 'insufficient_scope';
     if (challenge.status !== 401 && !insufficientScope) {
       throw new AuthRefusedError(`the gateway refused the request (HTTP ${challenge.status})`, 'gateway_refused');
@@ -87,7 +106,7 @@ class MachineSession implements AuthSession {
 
   private hasCredentials(session: StoredSession | undefined): boolean {
     const { options } = this.input;
-    return Boolean(options.clientSecret || options.clientKey || session?.clientSecret);
+    return Boolean(options.clientSecret || options.clientKey || options.assertion || session?.clientSecret);
   }
 
   /** One client credentials request at a time in this process, and under a lock across processes. */
@@ -132,7 +151,7 @@ class MachineSession implements AuthSession {
     const { options, deps } = this.input;
     const signal = this.input.signal;
     const clientId = options.clientId!;
-    const resource = chooseResource(options);
+    let resource = chooseResource(options);
     let metadata: client.ServerMetadata;
     let insecure: boolean;
     let scopesSupported: string[] | undefined;
@@ -142,27 +161,19 @@ class MachineSession implements AuthSession {
       metadata = { issuer: url.href, token_endpoint: url.href };
       insecure = needsInsecureRequests(url);
     } else {
-      const prm = await discoverProtectedResource({
-        serverUrl: options.serverUrl,
-        expectedResource: canonicalServerUrl(options.resource ?? options.serverUrl),
+      const target = await discoverAuthorizationTarget({
+        options,
         resourceMetadataUrl: args.resourceMetadata,
         fetch: deps.fetch,
         log: deps.log,
         signal,
-        allowHttp: options.allowHttp,
-      });
-      const server = await discoverAuthorizationServer({
-        issuer: prm.authorization_servers[0]!,
-        fetch: deps.fetch,
-        log: deps.log,
-        signal,
-        allowHttp: options.allowHttp,
         // PKCE belongs to the browser sign-in; a machine token request has no code to protect.
-        assumePkceS256: true,
+        requirePkce: false,
       });
-      metadata = server.metadata;
-      insecure = server.insecure;
-      scopesSupported = prm.scopes_supported;
+      metadata = target.server.metadata;
+      insecure = target.server.insecure;
+      scopesSupported = target.scopesSupported;
+      resource = target.resource;
     }
     // A secret kept from an earlier run goes only to the authorization server it was used with:
     // if the gateway now names another one, ask the user instead of sending it there.
@@ -174,18 +185,20 @@ class MachineSession implements AuthSession {
     }
     const secret = options.clientSecret ?? previous?.clientSecret;
     const resolved = await preRegisteredClient({ clientId, clientSecret: options.clientKey ? undefined : secret, clientKey: options.clientKey }, metadata, deps);
-    if (resolved.tokenEndpointAuthMethod === 'none') {
+    // A workload's JWT is its credential (RFC 7523 §2.1); client authentication is optional there.
+    if (resolved.tokenEndpointAuthMethod === 'none' && !options.assertion) {
       throw new AuthRequiredError(
         `client credentials for ${clientId} are needed: pass --client-secret-env or --client-key-file (or run \`mcp-keybridge login ${this.server} --grant client-credentials …\` with them once)`,
         'client_credentials_missing',
       );
     }
     // The credential goes only to the authorization server it was first used with (secretBinding.ts).
-    const binding = { store: this.input.store, server: this.server, clientId, issuer: metadata.issuer };
-    const credentialSent = resolved.tokenEndpointAuthMethod !== 'none';
-    if (credentialSent) {
-      await checkSecretBinding({
-        ...binding,
+    if (resolved.tokenEndpointAuthMethod !== 'none') {
+      await enforceSecretBinding({
+        store: this.input.store,
+        server: this.server,
+        clientId,
+        issuer: metadata.issuer,
         pinnedIssuer: options.issuer,
         rebind: options.rebindIssuer,
         howToAccept: `mcp-keybridge login ${this.server} --grant client-credentials --client-id ${clientId} --force …`,
@@ -204,10 +217,23 @@ class MachineSession implements AuthSession {
     const params: Record<string, string> = {};
     if (scope) params.scope = scope;
     if (resource) params.resource = resource;
+    // RFC 9449: the machine's tokens are bound too, to the key it already holds when that still fits.
+    const dpop = await dpopBindingFor({ options, serverAlgs: metadata.dpop_signing_alg_values_supported, reuse: previous?.dpop, log: deps.log });
+    const dpopOptions = await grantDpopOptions(config, dpop, metadata.dpop_signing_alg_values_supported);
     let response: Awaited<ReturnType<typeof client.clientCredentialsGrant>>;
     try {
-      response = await client.clientCredentialsGrant(config, params);
+      if (options.assertion) {
+        // Re-read at every token request: platforms rotate these tokens in place. A refusal is
+        // final — no other grant is tried with the same identity (the scenario of a stolen or
+        // mis-scoped workload token must not turn into a broader request).
+        const assertion = await options.assertion.read();
+        deps.log.redactor.addSecret(assertion);
+        response = await client.genericGrantRequest(config, JWT_BEARER_GRANT, { ...params, assertion }, dpopOptions);
+      } else {
+        response = await client.clientCredentialsGrant(config, params, dpopOptions);
+      }
     } catch (err) {
+      if (options.assertion) throw toAuthError(err, `JWT bearer grant with the workload assertion from ${options.assertion.describe}`);
       const code = oauthErrorCode(err);
       if (code === 'invalid_client' || code === 'unauthorized_client') {
         throw new AuthRefusedError(`the authorization server refused the client ${clientId} (${code}): check its secret or key, and that it may use client credentials`, `oauth_${code}`, err);
@@ -225,7 +251,9 @@ class MachineSession implements AuthSession {
         tokenEndpointAuthMethod: resolved.tokenEndpointAuthMethod,
         tokenEndpoint: metadata.token_endpoint!,
         revocationEndpoint: metadata.revocation_endpoint,
-        grant: 'client_credentials',
+        grant: options.assertion ? 'jwt_bearer' : 'client_credentials',
+        dpop: dpop?.key,
+        dpopRequired: dpop?.required,
       },
       deps.clock.now(),
       undefined,
@@ -235,14 +263,15 @@ class MachineSession implements AuthSession {
     delete session.refreshToken;
     if (resolved.tokenEndpointAuthMethod !== 'private_key_jwt' && secret) session.clientSecret = secret;
     registerSessionSecrets(deps.log.redactor, session);
-    if (credentialSent) await recordSecretBinding(binding);
     return session;
   }
 
   private async readStore(): Promise<StoredSession | undefined> {
     const session = await readStoredSession(this.input.store, this.key, this.input.deps.log);
     // Only a machine session for this very server and client is ever used here.
-    if (!session || session.server !== this.server || session.grant !== 'client_credentials' || session.clientId !== this.input.options.clientId) return undefined;
+    const grant = this.input.options.assertion ? 'jwt_bearer' : 'client_credentials';
+    if (!session || session.server !== this.server || session.grant !== grant || session.clientId !== this.input.options.clientId) return undefined;
+    if (!storedBindingFits(this.input.options.dpop, session)) return undefined;
     registerSessionSecrets(this.input.deps.log.redactor, session);
     return session;
   }

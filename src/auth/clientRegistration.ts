@@ -1,11 +1,13 @@
-import * as client from 'openid-client';
+import * as oauth from 'oauth4webapi';
+import type * as client from 'openid-client';
 import type { Deps } from '../deps.js';
-import { AuthRefusedError, UnsafeServerError, UsageError } from '../errors.js';
+import { AuthRefusedError, UsageError } from '../errors.js';
 import type { TokenStore } from '../store/tokenStore.js';
 import { importClientKey, privateKeyJwtSupported } from './clientAssertion.js';
 import type { DiscoveredServer } from './discovery.js';
 import { checkEndpoint } from './endpointPolicy.js';
-import { sanitizeServerText, toAuthError } from './oauthErrors.js';
+import { toAuthError } from './oauthErrors.js';
+import { normaliseRegistrationResponse } from './registrationResponse.js';
 import { buildConfiguration, clientAuthFor, makeCustomFetch, OAUTH_REQUEST_TIMEOUT_S } from './oidcConfiguration.js';
 import type { AuthOptions } from './options.js';
 import { registrationKey } from './profile.js';
@@ -156,43 +158,55 @@ export async function resolveClient(input: ResolveClientInput): Promise<Resolved
   return registerDynamically(input);
 }
 
-async function registerDynamically(input: ResolveClientInput): Promise<ResolvedClient> {
+/**
+ * The token endpoint auth method to register with: `none` (a public native client, OAuth 2.1 §2.1)
+ * when the server offers it or lists nothing; otherwise a secret method the server lists, so the
+ * code exchange can authenticate at all.
+ */
+export function registrationAuthMethod(supported: readonly string[] | undefined): 'none' | 'client_secret_basic' | 'client_secret_post' {
+  if (supported === undefined || supported.length === 0 || supported.includes('none')) return 'none';
+  return chooseSecretAuthMethod(supported);
+}
+
+/** What registerClient needs: the vetted server, the metadata to register, where to keep it. */
+export interface RegisterClientInput {
+  server: DiscoveredServer;
+  metadata: Partial<client.ClientMetadata>;
+  store: TokenStore;
+  /** The registration slot (callback host, or the device-grant slot) it is stored under. */
+  slot: string;
+  redirectUri: string;
+  deps: Deps;
+  signal?: AbortSignal;
+  /** For messages: what the registration is for. */
+  what: string;
+}
+
+/**
+ * RFC 7591 registration against the metadata discovery already vetted (issuer, endpoints), with
+ * oauth4webapi's request/response pair: no second metadata fetch that could name another
+ * endpoint. The registration (and its secret, when one was issued) is stored bound to the issuer.
+ */
+export async function registerClient(input: RegisterClientInput): Promise<ResolvedClient> {
   const { server, deps } = input;
-  if (!server.metadata.registration_endpoint) {
-    throw new AuthRefusedError(
-      `the authorization server ${server.metadata.issuer} offers no dynamic client registration; register a client there and pass --client-id`,
-      'registration_unsupported',
-    );
-  }
-  const metadata: Partial<client.ClientMetadata> = {
-    client_name: CLIENT_NAME,
-    application_type: 'native',
-    redirect_uris: [input.redirectUri],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'none',
-  };
-  const onlyVetted = onlyVettedFetch(server, deps.fetch);
-  let config: client.Configuration;
+  const requestedMethod = (input.metadata.token_endpoint_auth_method ?? 'none') as TokenEndpointAuthMethod;
+  let registered: Awaited<ReturnType<typeof oauth.processDynamicClientRegistrationResponse>>;
   try {
-    config = await client.dynamicClientRegistration(server.metadataUrl, metadata, client.None(), {
-      [client.customFetch]: makeCustomFetch(onlyVetted, input.signal),
-      execute: server.insecure ? [client.allowInsecureRequests] : [],
-      timeout: OAUTH_REQUEST_TIMEOUT_S,
+    const response = await oauth.dynamicClientRegistrationRequest(server.metadata as oauth.AuthorizationServer, input.metadata, {
+      [oauth.customFetch]: makeCustomFetch(deps.fetch, input.signal) as never,
+      [oauth.allowInsecureRequests]: server.insecure,
+      signal: withTimeout(input.signal),
     });
+    registered = await oauth.processDynamicClientRegistrationResponse(await normaliseRegistrationResponse(response));
   } catch (err) {
-    throw toAuthError(err, 'dynamic client registration');
+    throw toAuthError(err, input.what);
   }
-  if (config.serverMetadata().issuer !== server.metadata.issuer) {
-    throw new UnsafeServerError('the authorization server metadata changed its issuer during registration; refusing', 'issuer_mismatch');
-  }
-  const registered = config.clientMetadata();
-  const clientSecret = typeof registered.client_secret === 'string' ? registered.client_secret : undefined;
+  const clientSecret = typeof registered.client_secret === 'string' && registered.client_secret ? registered.client_secret : undefined;
   deps.log.redactor.addSecret(clientSecret);
   let method: TokenEndpointAuthMethod = 'none';
   if (clientSecret) {
     const answered = registered.token_endpoint_auth_method;
-    method = answered === 'client_secret_post' ? 'client_secret_post' : 'client_secret_basic';
+    method = answered === 'client_secret_post' || answered === 'client_secret_basic' ? answered : requestedMethod === 'none' ? 'client_secret_basic' : requestedMethod;
   }
   const record: StoredRegistration = {
     version: 1,
@@ -203,31 +217,42 @@ async function registerDynamically(input: ResolveClientInput): Promise<ResolvedC
     registeredAt: deps.clock.now(),
   };
   if (clientSecret) record.clientSecret = clientSecret;
-  await input.store.set(registrationKey({ issuer: server.metadata.issuer, callbackHost: input.callbackHost }), record);
+  await input.store.set(registrationKey({ issuer: server.metadata.issuer, callbackHost: input.slot }), record);
   deps.log.info(`registered this client at ${server.metadata.issuer}`);
   return { clientId: registered.client_id, clientSource: 'dynamic', tokenEndpointAuthMethod: method, clientSecret, reused: false };
 }
 
-/**
- * Given the metadata document URL, dynamicClientRegistration reads that document (again) and
- * registers at its registration_endpoint. The second read is not vetted by discovery, so only the
- * two URLs already vetted may be fetched: a document that changed in between cannot send the
- * registration anywhere else (e.g. to plain http on another host).
- */
-export function onlyVettedFetch(server: Pick<DiscoveredServer, 'metadataUrl' | 'metadata'>, fetchFn: typeof globalThis.fetch): typeof globalThis.fetch {
-  const vetted = new Set([server.metadataUrl.href, new URL(server.metadata.registration_endpoint!).href]);
-  return (resource, init) => {
-    const href = typeof resource === 'string' ? new URL(resource).href : resource instanceof URL ? resource.href : resource.url;
-    if (!vetted.has(href)) {
-      return Promise.reject(
-        new UnsafeServerError(
-          `the authorization server metadata changed during registration (it now sends the registration to ${sanitizeServerText(href, 200)}); refusing`,
-          'metadata_changed',
-        ),
-      );
-    }
-    return fetchFn(resource, init);
-  };
+async function registerDynamically(input: ResolveClientInput): Promise<ResolvedClient> {
+  const { server } = input;
+  if (!server.metadata.registration_endpoint) {
+    throw new AuthRefusedError(
+      `the authorization server ${server.metadata.issuer} offers no dynamic client registration; register a client there and pass --client-id`,
+      'registration_unsupported',
+    );
+  }
+  return registerClient({
+    server,
+    metadata: {
+      client_name: CLIENT_NAME,
+      application_type: 'native',
+      redirect_uris: [input.redirectUri],
+      // SEP-2207: a client that can keep a refresh token says so in its metadata.
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: registrationAuthMethod(server.metadata.token_endpoint_auth_methods_supported),
+    },
+    store: input.store,
+    slot: input.callbackHost,
+    redirectUri: input.redirectUri,
+    deps: input.deps,
+    signal: input.signal,
+    what: 'dynamic client registration',
+  });
+}
+
+function withTimeout(signal: AbortSignal | undefined): AbortSignal {
+  const timeout = AbortSignal.timeout(OAUTH_REQUEST_TIMEOUT_S * 1000);
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
 /** The openid-client Configuration for a resolved client at a discovered authorization server. */

@@ -3,12 +3,12 @@ import type { Deps } from '../deps.js';
 import { AuthRefusedError, AuthRequiredError, UnsafeServerError } from '../errors.js';
 import type { TokenStore } from '../store/tokenStore.js';
 import { validateBrowserUrl } from './browser.js';
-import { CLIENT_NAME, configurationFor, loadStoredRegistration, onlyVettedFetch, preRegisteredClient, type ResolvedClient, type StoredRegistration } from './clientRegistration.js';
+import { CLIENT_NAME, configurationFor, loadStoredRegistration, preRegisteredClient, registerClient, registrationAuthMethod, type ResolvedClient } from './clientRegistration.js';
 import type { DiscoveredServer } from './discovery.js';
+import { grantDpopOptions, type DpopBinding } from './dpop/dpopGrant.js';
 import { oauthErrorCode, sanitizeServerText, toAuthError } from './oauthErrors.js';
-import { makeCustomFetch, OAUTH_REQUEST_TIMEOUT_S } from './oidcConfiguration.js';
 import type { AuthOptions } from './options.js';
-import { canonicalServerUrl, registrationKey } from './profile.js';
+import { canonicalServerUrl } from './profile.js';
 import { registerSessionSecrets, sessionFromTokenResponse, type StoredSession } from './tokenSet.js';
 
 /** RFC 8628 §3.4 grant type. */
@@ -26,6 +26,8 @@ export interface DeviceSignInInput {
   server: DiscoveredServer;
   scope?: string;
   resource?: string;
+  /** Bind the tokens to this DPoP key (RFC 9449): the polls carry proofs. */
+  dpop?: DpopBinding;
   signal?: AbortSignal;
 }
 
@@ -60,11 +62,13 @@ export async function performDeviceSignIn(input: DeviceSignInInput): Promise<Sto
 
   const deadlineMs = Math.min(started.expires_in * 1000, options.authTimeoutMs, MAX_DEVICE_WAIT_MS);
   const expiry = AbortSignal.timeout(deadlineMs);
+  const dpop = await grantDpopOptions(config, input.dpop, server.metadata.dpop_signing_alg_values_supported);
   let response: Awaited<ReturnType<typeof client.pollDeviceAuthorizationGrant>>;
   try {
     // RFC 8707 §2.2: the resource goes on the token request too.
     response = await client.pollDeviceAuthorizationGrant(config, started, input.resource ? { resource: input.resource } : undefined, {
       signal: signal ? AbortSignal.any([expiry, signal]) : expiry,
+      ...dpop,
     });
   } catch (err) {
     const code = oauthErrorCode(err);
@@ -94,6 +98,8 @@ export async function performDeviceSignIn(input: DeviceSignInInput): Promise<Sto
       idTokenSigningAlgs: server.metadata.id_token_signing_alg_values_supported,
       grant: 'device_code',
       bearer: options.useIdToken ? 'id_token' : undefined,
+      dpop: input.dpop?.key,
+      dpopRequired: input.dpop?.required,
     },
     deps.clock.now(),
     undefined,
@@ -137,41 +143,21 @@ async function deviceClient(input: DeviceSignInInput): Promise<ResolvedClient> {
       'registration_unsupported',
     );
   }
-  let config: client.Configuration;
-  try {
-    config = await client.dynamicClientRegistration(
-      server.metadataUrl,
-      {
-        client_name: CLIENT_NAME,
-        application_type: 'native',
-        grant_types: [DEVICE_CODE_GRANT, 'refresh_token'],
-        response_types: [],
-        redirect_uris: [],
-        token_endpoint_auth_method: 'none',
-      },
-      client.None(),
-      {
-        [client.customFetch]: makeCustomFetch(onlyVettedFetch(server, deps.fetch), input.signal),
-        execute: server.insecure ? [client.allowInsecureRequests] : [],
-        timeout: OAUTH_REQUEST_TIMEOUT_S,
-      },
-    );
-  } catch (err) {
-    throw toAuthError(err, 'dynamic client registration (device grant)');
-  }
-  if (config.serverMetadata().issuer !== issuer) {
-    throw new UnsafeServerError('the authorization server metadata changed its issuer during registration; refusing', 'issuer_mismatch');
-  }
-  const registered = config.clientMetadata();
-  const record: StoredRegistration = {
-    version: 1,
-    issuer,
+  return registerClient({
+    server,
+    metadata: {
+      client_name: CLIENT_NAME,
+      application_type: 'native',
+      grant_types: [DEVICE_CODE_GRANT, 'refresh_token'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: registrationAuthMethod(server.metadata.token_endpoint_auth_methods_supported),
+    },
+    store,
+    slot: DEVICE_REGISTRATION_SLOT,
     redirectUri: '',
-    clientId: registered.client_id,
-    tokenEndpointAuthMethod: 'none',
-    registeredAt: deps.clock.now(),
-  };
-  await store.set(registrationKey({ issuer, callbackHost: DEVICE_REGISTRATION_SLOT }), record);
-  deps.log.info(`registered this client at ${issuer} for the device grant`);
-  return { clientId: registered.client_id, clientSource: 'dynamic', tokenEndpointAuthMethod: 'none', reused: false };
+    deps,
+    signal: input.signal,
+    what: 'dynamic client registration (device grant)',
+  });
 }

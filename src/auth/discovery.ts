@@ -68,6 +68,12 @@ export interface ResourceDiscoveryOptions {
   serverUrl: URL;
   /** Canonical resource the metadata must name: --resource or the canonical server URL. */
   expectedResource: string;
+  /**
+   * True when expectedResource is the user's --resource: then only that exact resource is accepted.
+   * Otherwise metadata for a resource that covers the server URL (same origin, a path prefix) is
+   * accepted too, as the MCP SDKs do: a server at /mcp may publish "resource": "https://host".
+   */
+  resourceIsExplicit?: boolean;
   /** resource_metadata from the 401's WWW-Authenticate, if any. */
   resourceMetadataUrl?: string;
   fetch: typeof globalThis.fetch;
@@ -129,7 +135,7 @@ function validateResourceMetadata(body: unknown, url: URL, opts: ResourceDiscove
   } catch {
     actual = md.resource;
   }
-  if (actual !== opts.expectedResource) {
+  if (actual !== opts.expectedResource && (opts.resourceIsExplicit || !resourceCovers(actual, opts.serverUrl))) {
     throw new UnsafeServerError(
       `protected resource metadata at ${url.href} is for resource ${JSON.stringify(sanitizeServerText(md.resource, 200))}, ` +
         `not ${opts.expectedResource}; refusing to sign in (if the gateway is reached under another name, pass --resource)`,
@@ -145,6 +151,24 @@ function validateResourceMetadata(body: unknown, url: URL, opts: ResourceDiscove
     throw new UnsafeServerError(`protected resource metadata at ${url.href} has a malformed scopes_supported`, 'bad_resource_metadata');
   }
   return md as ProtectedResourceMetadata;
+}
+
+/**
+ * True when a protected resource identifier covers the server URL: the same origin, and its path
+ * equal to the server's or a prefix of it at a "/" boundary (RFC 9728 §3.3 asks for the resource
+ * the client used; the MCP SDKs accept a covering resource so one document can serve an origin).
+ */
+export function resourceCovers(resource: string, serverUrl: URL): boolean {
+  let r: URL;
+  try {
+    r = new URL(resource);
+  } catch {
+    return false;
+  }
+  if (r.origin !== serverUrl.origin || r.search || r.hash) return false;
+  const rp = r.pathname.replace(/\/+$/, '');
+  const sp = serverUrl.pathname.replace(/\/+$/, '');
+  return rp === '' || sp === rp || sp.startsWith(`${rp}/`);
 }
 
 /** Endpoint fields of AS metadata that must pass the endpoint policy when present. */
@@ -170,6 +194,11 @@ export interface ServerDiscoveryOptions {
   signal?: AbortSignal;
   allowHttp?: boolean;
   assumePkceS256?: boolean;
+  /**
+   * Accept an issuer other than `issuer` (2025-03-26 discovery, where the client looks the metadata
+   * up at the MCP server's origin without knowing the issuer beforehand).
+   */
+  acceptIssuer?: (named: string) => boolean;
 }
 
 /**
@@ -208,7 +237,7 @@ export async function discoverAuthorizationServer(opts: ServerDiscoveryOptions):
 }
 
 function validateServerMetadata(metadata: client.ServerMetadata, from: URL, opts: ServerDiscoveryOptions): DiscoveredServer {
-  if (metadata.issuer !== opts.issuer) {
+  if (metadata.issuer !== opts.issuer && !opts.acceptIssuer?.(metadata.issuer)) {
     throw new UnsafeServerError(
       `authorization server metadata at ${from.href} names issuer ${JSON.stringify(sanitizeServerText(metadata.issuer, 200))}, ` +
         `but the resource points to ${opts.issuer}; refusing (RFC 8414 §3.3)`,

@@ -5,10 +5,12 @@ import { runAuthorizationCodeFlow } from './authorizationCode.js';
 import { startCallbackServer } from './callbackServer.js';
 import { preRegisteredClient } from './clientRegistration.js';
 import { discoverAuthorizationServer, type DiscoveredServer } from './discovery.js';
+import { grantDpopOptions, type DpopBinding } from './dpop/dpopGrant.js';
 import { oauthErrorCode, toAuthError } from './oauthErrors.js';
 import { buildConfiguration, clientAuthFor } from './oidcConfiguration.js';
 import { DEFAULT_CALLBACK_HOST, type AuthOptions, type EnterpriseOptions } from './options.js';
 import { canonicalServerUrl } from './profile.js';
+import { unverifiedJwtClaims } from './assertionSource.js';
 import { registerSessionSecrets, sessionFromTokenResponse, type StoredSession } from './tokenSet.js';
 
 /** RFC 8693 §2.1 grant type. */
@@ -28,6 +30,8 @@ export interface EnterpriseSignInInput {
   server: DiscoveredServer;
   scope?: string;
   resource?: string;
+  /** Bind the MCP server's tokens to this DPoP key (RFC 9449); the enterprise IdP's steps are not bound. */
+  dpop?: DpopBinding;
   signal?: AbortSignal;
 }
 
@@ -50,7 +54,8 @@ export async function performEnterpriseSignIn(input: EnterpriseSignInInput): Pro
     log: deps.log,
     signal,
     allowHttp: options.allowHttp,
-    assumePkceS256: options.assumePkceS256,
+    // With an ID token handed over there is no authorization code at the IdP for PKCE to protect.
+    assumePkceS256: options.assumePkceS256 || enterprise.idToken !== undefined,
   });
   const entClient = await preRegisteredClient({ clientId: enterprise.clientId, clientSecret: enterprise.clientSecret }, idp.metadata, deps);
   const entConfig = buildConfiguration({
@@ -63,21 +68,10 @@ export async function performEnterpriseSignIn(input: EnterpriseSignInInput): Pro
     insecure: idp.insecure,
   });
 
-  // 1. The user's ID token from the enterprise IdP (the only browser step).
-  const callback = await startCallbackServer({ host: options.callbackHost ?? DEFAULT_CALLBACK_HOST, port: options.callbackPort ?? 0, log: deps.log });
-  let idToken: string;
-  let identity: Record<string, unknown> | undefined;
-  try {
-    const signedIn = await runAuthorizationCodeFlow({ config: entConfig, callback, options, deps, scope: 'openid email profile', usePar: false, signal });
-    if (!signedIn.id_token) throw new AuthRefusedError(`the enterprise IdP ${enterprise.issuer} issued no ID token`, 'no_id_token');
-    idToken = signedIn.id_token;
-    identity = signedIn.claims();
-    deps.log.redactor.addSecret(signedIn.access_token);
-    deps.log.redactor.addSecret(signedIn.refresh_token);
-    deps.log.redactor.addSecret(idToken);
-  } finally {
-    await callback.close();
-  }
+  // 1. The user's ID token from the enterprise IdP: handed over by the platform, or from the one
+  // browser step.
+  const handed = await handedIdToken(enterprise, deps);
+  const { idToken, identity } = handed ?? (await signInAtEnterprise(input, entConfig));
 
   // 2. RFC 8693 token exchange at the enterprise IdP: ID token → ID-JAG for the MCP server's AS.
   const exchange: Record<string, string> = {
@@ -116,7 +110,8 @@ export async function performEnterpriseSignIn(input: EnterpriseSignInInput): Pro
   if (input.scope) redeem.scope = input.scope;
   let response: Awaited<ReturnType<typeof client.genericGrantRequest>>;
   try {
-    response = await client.genericGrantRequest(mcpConfig, JWT_BEARER_GRANT, redeem);
+    const dpop = await grantDpopOptions(mcpConfig, input.dpop, server.metadata.dpop_signing_alg_values_supported);
+    response = await client.genericGrantRequest(mcpConfig, JWT_BEARER_GRANT, redeem, dpop);
   } catch (err) {
     const code = oauthErrorCode(err);
     throw toAuthError(err, `JWT bearer grant at ${server.metadata.issuer}${code === 'invalid_grant' ? ' (the ID-JAG was refused)' : ''}`);
@@ -133,6 +128,8 @@ export async function performEnterpriseSignIn(input: EnterpriseSignInInput): Pro
       tokenEndpoint: server.metadata.token_endpoint!,
       revocationEndpoint: server.metadata.revocation_endpoint,
       grant: 'jwt_bearer',
+      dpop: input.dpop?.key,
+      dpopRequired: input.dpop?.required,
     },
     deps.clock.now(),
     undefined,
@@ -144,4 +141,32 @@ export async function performEnterpriseSignIn(input: EnterpriseSignInInput): Pro
   if (typeof identity?.name === 'string') session.name = identity.name;
   registerSessionSecrets(deps.log.redactor, session);
   return session;
+}
+
+/** The enterprise ID token from --enterprise-id-token-file/-env, re-read at each sign-in; claims for display only. */
+async function handedIdToken(enterprise: EnterpriseOptions, deps: Deps): Promise<{ idToken: string; identity?: Record<string, unknown> } | undefined> {
+  if (!enterprise.idToken) return undefined;
+  const idToken = await enterprise.idToken.read();
+  deps.log.redactor.addSecret(idToken);
+  return { idToken, identity: unverifiedJwtClaims(idToken) };
+}
+
+/** The browser sign-in at the enterprise IdP (authorization code + PKCE, scope openid). */
+async function signInAtEnterprise(input: EnterpriseSignInInput, entConfig: client.Configuration): Promise<{ idToken: string; identity?: Record<string, unknown> }> {
+  const { options, deps, signal } = input;
+  const enterprise = options.enterprise;
+  const callback = await startCallbackServer({ host: options.callbackHost ?? DEFAULT_CALLBACK_HOST, port: options.callbackPort ?? 0, log: deps.log });
+  try {
+    const signedIn = await runAuthorizationCodeFlow({ config: entConfig, callback, options, deps, scope: 'openid email profile', usePar: false, signal });
+    if (!signedIn.id_token) throw new AuthRefusedError(`the enterprise IdP ${enterprise.issuer} issued no ID token`, 'no_id_token');
+    const idToken = signedIn.id_token;
+    const identity = signedIn.claims();
+    deps.log.redactor.addSecret(signedIn.access_token);
+    deps.log.redactor.addSecret(signedIn.refresh_token);
+    deps.log.redactor.addSecret(idToken);
+    return { idToken, identity };
+  } finally {
+    await callback.close();
+  }
+
 }

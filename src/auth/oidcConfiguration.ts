@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import { AuthRefusedError } from '../errors.js';
+import { clientSecretBasic } from './clientSecretBasic.js';
 
 /** Timeout openid-client applies to each of its requests, in seconds. */
 export const OAUTH_REQUEST_TIMEOUT_S = 30;
@@ -55,7 +56,7 @@ export function clientAuthFor(
   const secret = typeof credential === 'string' ? credential : undefined;
   switch (method) {
     case 'client_secret_basic':
-      return client.ClientSecretBasic(secret);
+      return clientSecretBasic(secret);
     case 'client_secret_post':
       return client.ClientSecretPost(secret);
     case 'private_key_jwt':

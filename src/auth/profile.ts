@@ -65,7 +65,7 @@ export function profileKeyFor(options: {
     clientId: options.clientId,
     resource: options.resource,
     scope: options.scope,
-    kind: options.grant === 'client-credentials' ? 'machine' : 'user',
+    kind: options.grant === 'client-credentials' || options.grant === 'jwt-bearer' ? 'machine' : 'user',
     idTokenBearer: options.useIdToken,
   });
 }

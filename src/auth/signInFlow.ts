@@ -1,12 +1,14 @@
 import type { Deps } from '../deps.js';
 import { KeybridgeError } from '../errors.js';
 import type { TokenStore } from '../store/tokenStore.js';
-import { chooseResource, chooseScope, runAuthorizationCodeFlow, withIdTokenScope } from './authorizationCode.js';
+import { chooseScope, runAuthorizationCodeFlow, withIdTokenScope } from './authorizationCode.js';
+import { discoverAuthorizationTarget } from './authorizationDiscovery.js';
 import { startCallbackServer, type CallbackServer } from './callbackServer.js';
 import { performDeviceSignIn } from './deviceGrant.js';
+import { dpopBindingFor } from './dpop/dpopGrant.js';
 import { performEnterpriseSignIn } from './enterpriseAccess.js';
 import { configurationFor, dropStoredRegistration, loadStoredRegistration, resolveClient } from './clientRegistration.js';
-import { discoverAuthorizationServer, discoverProtectedResource, type DiscoveredServer } from './discovery.js';
+import type { DiscoveredServer } from './discovery.js';
 import { DEFAULT_CALLBACK_HOST, type AuthOptions } from './options.js';
 import { canonicalServerUrl } from './profile.js';
 import { registerSessionSecrets, sessionFromTokenResponse, type StoredSession } from './tokenSet.js';
@@ -31,39 +33,30 @@ export interface SignInInput {
  */
 export async function performSignIn(input: SignInInput): Promise<StoredSession> {
   const { options, deps, signal } = input;
-  const expectedResource = canonicalServerUrl(options.resource ?? options.serverUrl);
-  const resource = chooseResource(options);
-
-  const prm = await discoverProtectedResource({
-    serverUrl: options.serverUrl,
-    expectedResource,
+  const target = await discoverAuthorizationTarget({
+    options,
     resourceMetadataUrl: input.challenge?.resourceMetadata,
     fetch: deps.fetch,
     log: deps.log,
     signal,
-    allowHttp: options.allowHttp,
+    // PKCE protects an authorization code at this server: the device grant and enterprise access
+    // (an ID-JAG redeemed with the JWT bearer grant) never use one here.
+    requirePkce: !options.enterprise && options.grant !== 'device',
   });
-  const issuer = prm.authorization_servers[0]!;
-  if (prm.authorization_servers.length > 1) deps.log.debug(`the resource lists several authorization servers; using ${issuer}`);
-  const server = await discoverAuthorizationServer({
-    issuer,
-    fetch: deps.fetch,
-    log: deps.log,
-    signal,
-    allowHttp: options.allowHttp,
-    assumePkceS256: options.assumePkceS256,
-  });
+  const { server, resource } = target;
+  // RFC 9449: a new key for this sign-in when the tokens are to be DPoP-bound.
+  const dpop = await dpopBindingFor({ options, serverAlgs: server.metadata.dpop_signing_alg_values_supported, challenge: input.challenge, log: deps.log });
 
   const scope = withIdTokenScope(
     options,
-    input.scopeOverride ?? chooseScope({ optionScope: options.scope, challengeScope: input.challenge?.scope, scopesSupported: prm.scopes_supported }),
+    input.scopeOverride ?? chooseScope({ optionScope: options.scope, challengeScope: input.challenge?.scope, scopesSupported: target.scopesSupported }),
   );
   // Cross-app access: the browser step happens at the enterprise IdP, never at this AS.
   if (options.enterprise) {
-    return performEnterpriseSignIn({ options: { ...options, enterprise: options.enterprise }, deps, server, scope, resource, signal });
+    return performEnterpriseSignIn({ options: { ...options, enterprise: options.enterprise }, deps, server, scope, resource, dpop, signal });
   }
   // RFC 8628: no browser on this machine and no loopback listener.
-  if (options.grant === 'device') return performDeviceSignIn({ options, deps, store: input.store, server, scope, resource, signal });
+  if (options.grant === 'device') return performDeviceSignIn({ options, deps, store: input.store, server, scope, resource, dpop, signal });
 
   const callbackHost = options.callbackHost ?? DEFAULT_CALLBACK_HOST;
   const callback = await openCallback(input, server, callbackHost);
@@ -87,7 +80,7 @@ export async function performSignIn(input: SignInInput): Promise<StoredSession> 
       const offersPar = server.metadata.pushed_authorization_request_endpoint !== undefined;
       const usePar = offersPar && (server.metadata.require_pushed_authorization_requests === true || resolved.reused);
       try {
-        const response = await runAuthorizationCodeFlow({ config, callback, options, deps, scope, resource, usePar, signal });
+        const response = await runAuthorizationCodeFlow({ config, callback, options, deps, scope, resource, usePar, dpop, signal });
         const session = sessionFromTokenResponse(
           response,
           {
@@ -101,6 +94,8 @@ export async function performSignIn(input: SignInInput): Promise<StoredSession> 
             revocationEndpoint: server.metadata.revocation_endpoint,
             idTokenSigningAlgs: server.metadata.id_token_signing_alg_values_supported,
             bearer: options.useIdToken ? 'id_token' : undefined,
+            dpop: dpop?.key,
+            dpopRequired: dpop?.required,
           },
           deps.clock.now(),
           undefined,

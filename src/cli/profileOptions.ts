@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { isLoopbackHost } from '../auth/endpointPolicy.js';
 import { DEFAULT_AUTH_TIMEOUT_MS, validateAuthorizeParams, type AuthOptions, type ClientKeyMaterial, type EnterpriseOptions, type GrantKind } from '../auth/options.js';
+import { envAssertion, fileAssertion, type AssertionSource } from '../auth/assertionSource.js';
 import { UsageError } from '../errors.js';
 import type { StoreKind } from '../store/tokenStore.js';
 
@@ -26,9 +27,11 @@ export function addProfileOptions(cmd: Command): Command {
     .option('--auth-timeout <seconds>', 'how long to wait for the browser sign-in', String(DEFAULT_AUTH_TIMEOUT_MS / 1000))
     .option('--no-browser', 'print the sign-in URL instead of opening a browser')
     .option('--use-id-token', 'send the OIDC ID token as the bearer instead of the access token (AgentCore with Cognito); requests openid')
+    .option('--dpop', 'bind the tokens to a key in the keychain (DPoP, RFC 9449) even if the server does not advertise it (default: when it does)')
+    .option('--no-dpop', 'never ask for DPoP-bound tokens (Bearer only)')
     .addOption(
-      new Option('--grant <kind>', 'how to get tokens: browser sign-in, device code (RFC 8628), or client credentials (machine access, no user)')
-        .choices(['authorization-code', 'device', 'client-credentials'])
+      new Option('--grant <kind>', 'how to get tokens: browser sign-in, device code (RFC 8628), client credentials (machine access, no user), or jwt-bearer (a workload JWT, RFC 7523)')
+        .choices(['authorization-code', 'device', 'client-credentials', 'jwt-bearer'])
         .default('authorization-code'),
     )
     .option('--token-endpoint <url>', 'token endpoint for --grant client-credentials at a server without discovery metadata (https or loopback)')
@@ -36,6 +39,10 @@ export function addProfileOptions(cmd: Command): Command {
     .option('--enterprise-idp <issuer>', 'enterprise-managed authorization: sign in at this enterprise IdP and exchange its ID token for an ID-JAG (cross-app access)')
     .option('--enterprise-client-id <id>', 'this client\'s id at the --enterprise-idp')
     .option('--enterprise-client-secret-env <VAR>', 'read the client secret at the --enterprise-idp from this environment variable')
+    .option('--enterprise-id-token-file <file>', 'the enterprise ID token from your platform, re-read at each sign-in (no browser at the --enterprise-idp)')
+    .option('--enterprise-id-token-env <VAR>', 'the enterprise ID token from this environment variable (no browser at the --enterprise-idp)')
+    .option('--assertion-file <file>', 'with --grant jwt-bearer: the workload JWT (e.g. a Kubernetes service-account token), re-read whenever a new token is needed')
+    .option('--assertion-env <VAR>', 'with --grant jwt-bearer: the workload JWT from this environment variable')
     .addOption(
       new Option('--token-store <kind>', 'where tokens live; file is a 0600 plaintext file (explicit opt-in)')
         .choices(['keychain', 'file', 'memory'])
@@ -59,12 +66,18 @@ export interface RawProfileFlags {
   tokenStore: StoreKind;
   allowHttp?: boolean;
   useIdToken?: boolean;
+  /** true: --dpop, false: --no-dpop, undefined: neither (auto). */
+  dpop?: boolean;
   grant?: GrantKind;
   tokenEndpoint?: string;
   clientKeyFile?: string;
   enterpriseIdp?: string;
   enterpriseClientId?: string;
   enterpriseClientSecretEnv?: string;
+  enterpriseIdTokenFile?: string;
+  enterpriseIdTokenEnv?: string;
+  assertionFile?: string;
+  assertionEnv?: string;
 }
 
 /** Validate the profile flags once into typed AuthOptions plus the chosen store. */
@@ -114,6 +127,8 @@ export function toAuthOptions(
   const tokenEndpoint = flags.tokenEndpoint === undefined ? undefined : checkTokenEndpointFlag(flags.tokenEndpoint, grant);
   if (clientKey && clientSecret) throw new UsageError('--client-key-file and --client-secret-env are two ways to authenticate the client; pass one');
   const enterprise = enterpriseOptions(flags, env, grant);
+  const assertion = assertionOption(flags, env, grant);
+  if (flags.dpop === true && flags.useIdToken) throw new UsageError('--dpop and --use-id-token do not combine: the ID token sent as the bearer cannot be DPoP-bound');
   if (grant === 'client-credentials') {
     if (!flags.clientId) throw new UsageError('--grant client-credentials needs --client-id (a confidential client registered for machine access)');
     if (flags.useIdToken) throw new UsageError('--use-id-token needs a user sign-in; client credentials carry no ID token');
@@ -141,14 +156,31 @@ export function toAuthOptions(
       tokenEndpoint,
       clientKey,
       enterprise,
+      assertion,
+      dpop: flags.dpop === true ? 'require' : flags.dpop === false ? 'off' : 'auto',
     },
   };
+}
+
+/** --assertion-file / --assertion-env: exactly one, and only with --grant jwt-bearer (which needs one). */
+function assertionOption(flags: RawProfileFlags, env: NodeJS.ProcessEnv, grant: GrantKind): AssertionSource | undefined {
+  const given = [flags.assertionFile, flags.assertionEnv].filter((v) => v !== undefined);
+  if (grant !== 'jwt-bearer') {
+    if (given.length) throw new UsageError('--assertion-file and --assertion-env are for --grant jwt-bearer');
+    return undefined;
+  }
+  if (!flags.clientId) throw new UsageError('--grant jwt-bearer needs --client-id (the client the workload identity is registered for)');
+  if (given.length !== 1) throw new UsageError('--grant jwt-bearer needs one of --assertion-file FILE or --assertion-env VAR');
+  if (flags.assertionFile !== undefined) return fileAssertion(flags.assertionFile, 'workload assertion');
+  return envAssertion(flags.assertionEnv!, env, 'workload assertion');
 }
 
 /** --enterprise-idp and its client: all or nothing, and only with a --client-id at the MCP server's AS. */
 function enterpriseOptions(flags: RawProfileFlags, env: NodeJS.ProcessEnv, grant: GrantKind): EnterpriseOptions | undefined {
   if (!flags.enterpriseIdp) {
-    if (flags.enterpriseClientId || flags.enterpriseClientSecretEnv) throw new UsageError('--enterprise-client-id and --enterprise-client-secret-env need --enterprise-idp');
+    if (flags.enterpriseClientId || flags.enterpriseClientSecretEnv || flags.enterpriseIdTokenFile || flags.enterpriseIdTokenEnv) {
+      throw new UsageError('--enterprise-client-id, --enterprise-client-secret-env and --enterprise-id-token-* need --enterprise-idp');
+    }
     return undefined;
   }
   if (grant !== 'authorization-code') throw new UsageError('--enterprise-idp is its own way in; it does not combine with --grant');
@@ -168,7 +200,14 @@ function enterpriseOptions(flags: RawProfileFlags, env: NodeJS.ProcessEnv, grant
     clientSecret = env[flags.enterpriseClientSecretEnv];
     if (!clientSecret) throw new UsageError(`--enterprise-client-secret-env ${flags.enterpriseClientSecretEnv}: that environment variable is not set`);
   }
-  return { issuer: flags.enterpriseIdp, clientId: flags.enterpriseClientId, clientSecret };
+  if (flags.enterpriseIdTokenFile !== undefined && flags.enterpriseIdTokenEnv !== undefined) throw new UsageError('pass one of --enterprise-id-token-file and --enterprise-id-token-env');
+  const idToken =
+    flags.enterpriseIdTokenFile !== undefined
+      ? fileAssertion(flags.enterpriseIdTokenFile, 'enterprise ID token')
+      : flags.enterpriseIdTokenEnv !== undefined
+        ? envAssertion(flags.enterpriseIdTokenEnv, env, 'enterprise ID token')
+        : undefined;
+  return { issuer: flags.enterpriseIdp, clientId: flags.enterpriseClientId, clientSecret, idToken };
 }
 
 /** Read --client-key-file at the CLI edge (its format is checked when the key is imported). */
