@@ -1,3 +1,4 @@
+import type { AssertionSource } from './assertionSource.js';
 import { UsageError } from '../errors.js';
 
 /** Sign-in options, validated once by the CLI from its flags. */
@@ -46,10 +47,25 @@ export interface AuthOptions {
   clientKey?: ClientKeyMaterial;
   /** Enterprise-managed authorization (ID-JAG): the enterprise IdP whose ID token is exchanged for an identity assertion. */
   enterprise?: EnterpriseOptions;
+  /**
+   * DPoP (RFC 9449) sender-constrained tokens: 'auto' (default) when the authorization server
+   * advertises it, 'require' (--dpop) always, 'off' (--no-dpop) never.
+   */
+  dpop?: DpopMode;
+  /** --grant jwt-bearer: the workload's JWT (RFC 7523 §2.1), re-read whenever a new token is needed. */
+  assertion?: AssertionSource;
 }
 
+/** Whether tokens are bound to a DPoP key (src/auth/dpop). */
+export type DpopMode = 'auto' | 'require' | 'off';
+
 /** The grant a profile signs in with. */
-export type GrantKind = 'authorization-code' | 'device' | 'client-credentials';
+export type GrantKind = 'authorization-code' | 'device' | 'client-credentials' | 'jwt-bearer';
+
+/** Grants that act as the machine itself (no user, no browser, no refresh token): stored under machine: keys. */
+export function isMachineGrant(grant: GrantKind | string | undefined): boolean {
+  return grant === 'client-credentials' || grant === 'jwt-bearer';
+}
 
 /** The text of a --client-key-file and where it came from (for messages). */
 export interface ClientKeyMaterial {
@@ -65,6 +81,8 @@ export interface EnterpriseOptions {
   clientId: string;
   /** Our client secret at the enterprise IdP, if it is a confidential client. */
   clientSecret?: string;
+  /** The enterprise ID token from the platform (file or environment), instead of a browser sign-in there. */
+  idToken?: AssertionSource;
 }
 
 /** Default host of the loopback redirect URI (RFC 8252 §7.3 recommends the IP literal over "localhost"). */
@@ -90,6 +108,7 @@ export const FLOW_OWNED_AUTHORIZE_PARAMS: readonly string[] = [
   'request',
   'request_uri',
   'response_mode',
+  'dpop_jkt',
 ];
 
 /** Refuse --authorize-param entries that the flow owns (or that are malformed) with a UsageError. */
