@@ -11,6 +11,7 @@ import { configurationFor, dropStoredRegistration, loadStoredRegistration, resol
 import type { DiscoveredServer } from './discovery.js';
 import { DEFAULT_CALLBACK_HOST, type AuthOptions } from './options.js';
 import { canonicalServerUrl } from './profile.js';
+import { enforceSecretBinding } from './secretBinding.js';
 import { registerSessionSecrets, sessionFromTokenResponse, type StoredSession } from './tokenSet.js';
 import type { BearerChallenge } from './wwwAuthenticate.js';
 
@@ -47,6 +48,19 @@ export async function performSignIn(input: SignInInput): Promise<StoredSession> 
   // RFC 9449: a new key for this sign-in when the tokens are to be DPoP-bound.
   const dpop = await dpopBindingFor({ options, serverAlgs: server.metadata.dpop_signing_alg_values_supported, challenge: input.challenge, log: deps.log });
 
+  // A pre-registered client's secret or key goes only to the authorization server it was first
+  // sent to (secretBinding.ts): checked before the browser, the device code or a token request.
+  if (options.clientId && (options.clientSecret || options.clientKey)) {
+    await enforceSecretBinding({
+      store: input.store,
+      server: canonicalServerUrl(options.serverUrl),
+      clientId: options.clientId,
+      issuer: server.metadata.issuer,
+      pinnedIssuer: options.issuer,
+      rebind: options.rebindIssuer,
+      howToAccept: `mcp-keybridge login ${canonicalServerUrl(options.serverUrl)} --client-id ${options.clientId} --force …`,
+    });
+  }
   const scope = withIdTokenScope(
     options,
     input.scopeOverride ?? chooseScope({ optionScope: options.scope, challengeScope: input.challenge?.scope, scopesSupported: target.scopesSupported }),

@@ -123,7 +123,8 @@ bridge entry, so the bridge finds this session. Run \`mcp-keybridge status\` to 
     const serverUrl = parseServerUrl(url, { allowHttp: raw.allowHttp === true });
     const { auth, storeKind } = toAuthOptions(serverUrl, raw, deps.env, true);
     if (auth.clientSecret) deps.log.redactor.addSecret(auth.clientSecret);
-    setExitCode(await runLogin({ auth, storeKind, force: raw.force === true }, deps));
+    // --force also accepts an authorization server other than the one the client's credentials were first used with.
+    setExitCode(await runLogin({ auth: { ...auth, rebindIssuer: raw.force === true }, storeKind, force: raw.force === true }, deps));
   });
   return cmd;
 }

@@ -16,6 +16,7 @@ export function addProfileOptions(cmd: Command): Command {
   return cmd
     .option('--client-id <id>', 'a pre-registered OAuth client id (otherwise dynamic registration)')
     .option('--client-secret-env <VAR>', 'read the client secret of a confidential client from this environment variable')
+    .option('--issuer <url>', 'the only authorization server the --client-id secret or key may be sent to (default: the one it was first used with)')
     .option('--client-metadata-url <url>', 'https URL of this client\'s Client ID Metadata Document')
     .option('--scope <scopes>', 'scopes to request (space-separated); default: what the gateway asks for')
     .option('--resource <uri>', 'RFC 8707 resource to request (default: the gateway URL)')
@@ -54,6 +55,7 @@ export function addProfileOptions(cmd: Command): Command {
 export interface RawProfileFlags {
   clientId?: string;
   clientSecretEnv?: string;
+  issuer?: string;
   clientMetadataUrl?: string;
   scope?: string;
   resource?: string | false;
@@ -139,6 +141,7 @@ export function toAuthOptions(
       serverUrl,
       clientId: flags.clientId,
       clientSecret,
+      issuer: issuerFlag(flags.issuer),
       clientMetadataUrl: flags.clientMetadataUrl,
       scope: flags.scope,
       resource: typeof flags.resource === 'string' ? flags.resource : undefined,
@@ -160,6 +163,19 @@ export function toAuthOptions(
       dpop: flags.dpop === true ? 'require' : flags.dpop === false ? 'off' : 'auto',
     },
   };
+}
+
+/** --issuer: an absolute https (or loopback http) URL, compared with the issuer the gateway names. */
+function issuerFlag(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new UsageError(`--issuer must be an absolute URL, got "${raw}"`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new UsageError('--issuer must be an https URL');
+  return raw;
 }
 
 /** --assertion-file / --assertion-env: exactly one, and only with --grant jwt-bearer (which needs one). */
