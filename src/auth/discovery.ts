@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import { AuthRefusedError, RemoteUnavailableError, UnsafeServerError } from '../errors.js';
+import { readBoundedText } from './boundedFetch.js';
 import type { Logger } from '../log/logger.js';
 import { validateBrowserUrl } from './browser.js';
 import { checkEndpoint, needsInsecureRequests } from './endpointPolicy.js';
@@ -104,8 +105,8 @@ export async function discoverProtectedResource(opts: ResourceDiscoveryOptions):
       opts.log.debug(`no protected resource metadata at ${url.href}: HTTP ${response.status}`);
       continue;
     }
-    const text = await response.text();
-    if (text.length > MAX_METADATA_BYTES) throw new UnsafeServerError(`protected resource metadata at ${url.href} is too large`, 'bad_resource_metadata');
+    // Bounded while reading: a hostile resource cannot make the bridge hold a huge document first.
+    const text = await readBoundedText(response, MAX_METADATA_BYTES, `protected resource metadata at ${url.href}`);
     let body: unknown;
     try {
       body = JSON.parse(text);

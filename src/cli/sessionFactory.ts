@@ -19,7 +19,9 @@ export async function openAuthSession(
 ): Promise<{ session: AuthSession; store: TokenStore }> {
   const [{ createAuthSession }, { lockDir }] = await Promise.all([import('../auth/authSession.js'), import('../store/paths.js')]);
   const store = opts.store ?? (await openTokenStore(storeKind, deps, { probe: opts.probe }));
-  const fetchFn = proxyConfigured(deps.env) ? await createProxyFetch() : deps.fetch;
+  // Every OAuth and metadata answer is read within 1 MiB (boundedFetch.ts), whatever the server sends.
+  const { boundedFetch } = await import('../auth/boundedFetch.js');
+  const fetchFn = boundedFetch(proxyConfigured(deps.env) ? await createProxyFetch() : deps.fetch);
   // The opener's module reaches openid-client (through oauthErrors): loaded only for a sign-in.
   const openBrowser = async (url: string): Promise<void> => {
     const { createBrowserOpener } = await import('../auth/browser.js');
