@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 export type AuditOutcome = 'ok' | 'error' | 'refused-by-policy' | 'rate-limited' | 'refused-by-approval';
@@ -37,7 +38,8 @@ export class AuditLog {
 
   /** Open (or create, mode 0600) the log for appending. */
   static async open(path: string, onError: (err: Error) => void): Promise<AuditLog> {
-    const handle = await open(path, 'a', 0o600);
+    // O_NOFOLLOW: a symlink planted at the path is refused (ELOOP), never followed to a file the log would append to and chmod.
+    const handle = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0), 0o600);
     // An existing file keeps its owner's choice only if it is not wider than 0600.
     const st = await handle.stat();
     if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) await handle.chmod(0o600);

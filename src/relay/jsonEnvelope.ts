@@ -47,6 +47,15 @@ export function prepareMessage(data: Buffer): PreparedMessage | undefined {
     hasId: id !== undefined,
     id: typeof id === 'string' || typeof id === 'number' || id === null ? id : undefined,
   };
-  // JSON may carry line breaks between tokens; stdio framing forbids them, so re-serialize then.
-  return { bytes: hasLineBreak ? Buffer.from(JSON.stringify(msg)) : data, env, msg: m };
+  // JSON may carry line breaks between tokens; stdio framing forbids them, so re-serialize then
+  // (a message nested too deeply for JSON.stringify is not relayed: undefined, as for bad JSON).
+  let bytes = data;
+  if (hasLineBreak) {
+    try {
+      bytes = Buffer.from(JSON.stringify(msg));
+    } catch {
+      return undefined;
+    }
+  }
+  return { bytes, env, msg: m };
 }
