@@ -14,6 +14,7 @@ import { Logger } from '../log/logger.js';
 import { createProxyFetch, proxyConfigured } from '../remote/proxyHttpClient.js';
 import { describeNetworkError } from '../remote/remoteErrors.js';
 import type { StoreKind, TokenStore } from '../store/tokenStore.js';
+import { addPolicyOptions, loadEffectivePolicy, policyRequested, type RawPolicyFlags } from './policyOptions.js';
 import { addProfileOptions, toAuthOptions, type RawProfileFlags } from './profileOptions.js';
 import { parseServerUrl } from './serverUrl.js';
 import { openAuthSession, openTokenStore } from './sessionFactory.js';
@@ -357,7 +358,7 @@ function clockCheck(serverDate: number | undefined, localMidpoint: number | unde
   };
 }
 
-interface RawDoctorFlags extends RawProfileFlags {
+interface RawDoctorFlags extends RawProfileFlags, RawPolicyFlags {
   connectTimeout: string;
   requestTimeout: string;
 }
@@ -372,12 +373,14 @@ export function doctorCommand(deps: Deps, setExitCode: (code: number) => void): 
     .option('--request-timeout <seconds>', 'deadline for each HTTP request', '30')
     .option('--debug', 'more detail on stderr (secrets are always masked)');
   addProfileOptions(cmd);
+  addPolicyOptions(cmd);
   cmd.addHelpText(
     'after',
     `
 Examples:
   $ mcp-keybridge doctor https://gateway.example.com/mcp
   $ mcp-keybridge doctor https://gateway.example.com/mcp --token-store file
+  $ mcp-keybridge doctor https://gateway.example.com/mcp --policy team-policy.json   (also prints the effective policy)
 
 One line per link (✓ ok, ✗ failed, ! warning, - not checked); each ✗ says what to do.
 Exit status 1 when a link fails. Nothing secret is printed, and nothing is changed.`,
@@ -385,12 +388,18 @@ Exit status 1 when a link fails. Nothing secret is printed, and nothing is chang
   cmd.action(async (url: string, raw: RawDoctorFlags) => {
     const serverUrl = parseServerUrl(url, { allowHttp: raw.allowHttp === true });
     const { auth, storeKind } = toAuthOptions(serverUrl, raw, deps.env, false);
+    // The policy is read (and a mistake in it reported) before any link is checked.
+    const policy = policyRequested(raw) ? await loadEffectivePolicy(raw, deps.cwd) : undefined;
     setExitCode(
       await runDoctor(
         { auth, storeKind, connectTimeoutMs: seconds(raw.connectTimeout, '--connect-timeout'), requestTimeoutMs: seconds(raw.requestTimeout, '--request-timeout') },
         deps,
       ),
     );
+    if (policy) {
+      const { describePolicy } = await import('../policy/effectivePolicy.js');
+      deps.stdout.write(`${describePolicy(policy)}\n`);
+    }
   });
   return cmd;
 }
