@@ -23,6 +23,13 @@ export interface IdpOptions {
   staticClients?: Record<string, unknown>[];
   /** default true */
   rotateRefreshTokens?: boolean;
+  /**
+   * 'stock' (default): oidc-provider's own policy, as Okta, Entra ID, Auth0, Keycloak and Google
+   * behave — a refresh token only when offline_access was granted (which an OpenID request gets
+   * only with prompt=consent). 'always': also to every public native client (the friendlier
+   * lab mode earlier rounds used).
+   */
+  refreshTokens?: 'stock' | 'always';
   /** default true */
   pkceRequired?: boolean;
   /** e.g. '' or '/tenant-a' */
@@ -47,6 +54,13 @@ export interface IdpOptions {
   deviceFlow?: boolean;
   /** Answer the first still-pending device_code poll with slow_down (RFC 8628 §3.5) instead of authorization_pending */
   deviceSlowDownOnce?: boolean;
+  /**
+   * Lab mode 'dpop': oidc-provider's DPoP feature (RFC 9449) on, so tokens requested with a proof
+   * are bound to its key (token_type DPoP, cnf.jkt); requireNonce: every proof needs a nonce from
+   * this server (400 use_dpop_nonce + DPoP-Nonce first). Off by default, although oidc-provider
+   * enables it out of the box, so the other lab tests keep exercising Bearer tokens.
+   */
+  dpop?: { requireNonce?: boolean };
 }
 
 export interface IdpRecord {
@@ -72,6 +86,10 @@ export interface IdpRecord {
   idJagsIssued: string[];
   /** ID-JAGs redeemed (trustIdJagFrom) */
   idJagsRedeemed: string[];
+  /** /token requests that carried a DPoP proof header */
+  dpopProofs: number;
+  /** /token answers 400 use_dpop_nonce */
+  dpopNonceChallenges: number;
 }
 
 export interface Idp {
@@ -126,6 +144,8 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
     slowDowns: 0,
     idJagsIssued: [],
     idJagsRedeemed: [],
+    dpopProofs: 0,
+    dpopNonceChallenges: 0,
   };
   const serviceClient = { clientId: 'lab-service', clientSecret: randomBytes(24).toString('base64url') };
 
@@ -228,6 +248,9 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
         allowedPolicy: async (_ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
       },
       clientCredentials: { enabled: true },
+      dPoP: opts.dpop
+        ? { enabled: true, nonceSecret: opts.dpop.requireNonce ? randomBytes(32) : undefined, requireNonce: () => opts.dpop?.requireNonce === true }
+        : { enabled: false },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx: KoaContextWithOIDC, form: string) => {
@@ -261,11 +284,15 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
     },
     responseTypes: ['code'],
     pkce: { required: () => pkceRequired },
-    // Refresh tokens for offline_access (the default rule) and also for public native clients
-    // (RFC 8252 apps: token_endpoint_auth_method none), which otherwise would need prompt=consent.
-    issueRefreshToken: (_ctx, client, source) =>
-      client.grantTypeAllowed('refresh_token') &&
-      (scopeSet(source).has('offline_access') || (client.applicationType === 'native' && client.clientAuthMethod === 'none')),
+    // Named lab mode 'always': refresh tokens for offline_access and also for public native
+    // clients (RFC 8252 apps). By default oidc-provider's stock policy applies.
+    ...(opts.refreshTokens === 'always'
+      ? {
+          issueRefreshToken: ((_ctx, client, source) =>
+            client.grantTypeAllowed('refresh_token') &&
+            (scopeSet(source).has('offline_access') || (client.applicationType === 'native' && client.clientAuthMethod === 'none'))) as Configuration['issueRefreshToken'],
+        }
+      : {}),
     rotateRefreshToken: rotate,
     ttl: {
       AccessToken: accessTokenTtl,
@@ -332,6 +359,8 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
         ctx.body = { error: 'slow_down', error_description: 'you are polling too quickly and should back off at a reasonable rate' };
       }
       record.tokenRequests.push(flatten(ctx.oidc?.body));
+      if (ctx.get('dpop')) record.dpopProofs += 1;
+      if (ctx.status === 400 && (ctx.body as Record<string, unknown> | undefined)?.error === 'use_dpop_nonce') record.dpopNonceChallenges += 1;
       if (ctx.status === 200) record.tokenResponses.push(flatten(ctx.body));
     } else if (route === 'device_authorization' && ctx.status === 200 && opts.deviceInterval !== undefined) {
       ctx.body = { ...(ctx.body as Record<string, unknown>), interval: opts.deviceInterval };

@@ -2,7 +2,9 @@ import * as client from 'openid-client';
 import type { Deps } from '../deps.js';
 import { validateBrowserUrl } from './browser.js';
 import type { CallbackServer } from './callbackServer.js';
+import { grantDpopOptions, type DpopBinding } from './dpop/dpopGrant.js';
 import { toAuthError } from './oauthErrors.js';
+import { promptFor } from './offlineAccess.js';
 import { validateAuthorizeParams, type AuthOptions } from './options.js';
 import { canonicalServerUrl } from './profile.js';
 
@@ -41,6 +43,8 @@ export interface AuthorizationCodeInput {
   resource?: string;
   /** Push the request first (RFC 9126) — used when the AS offers PAR, so a stale client id fails fast. */
   usePar: boolean;
+  /** Bind the tokens to this DPoP key (RFC 9449): proofs on PAR and the code exchange, dpop_jkt otherwise. */
+  dpop?: DpopBinding;
   signal?: AbortSignal;
 }
 
@@ -68,10 +72,16 @@ export async function runAuthorizationCodeFlow(input: AuthorizationCodeInput): P
   };
   if (input.scope) params.scope = input.scope;
   if (input.resource) params.resource = input.resource;
+  const prompt = promptFor(input.scope, params.prompt);
+  if (prompt) params.prompt = prompt;
+  const dpop = await grantDpopOptions(config, input.dpop, config.serverMetadata().dpop_signing_alg_values_supported);
+  // RFC 9449 §10: bind the code to the key, so only the holder of the key can redeem it (with
+  // PAR the proof on the pushed request does that).
+  if (input.dpop && !input.usePar) params.dpop_jkt = input.dpop.key.jkt;
 
   let authorizationUrl: URL;
   try {
-    authorizationUrl = input.usePar ? await client.buildAuthorizationUrlWithPAR(config, params) : client.buildAuthorizationUrl(config, params);
+    authorizationUrl = input.usePar ? await client.buildAuthorizationUrlWithPAR(config, params, dpop) : client.buildAuthorizationUrl(config, params);
   } catch (err) {
     throw toAuthError(err, 'authorization request');
   }
@@ -100,6 +110,7 @@ export async function runAuthorizationCodeFlow(input: AuthorizationCodeInput): P
       { pkceCodeVerifier: codeVerifier, expectedState: state },
       // RFC 8707 §2.2: the resource goes on the token request too, so the token's audience is bound.
       input.resource ? { resource: input.resource } : undefined,
+      dpop,
     );
   } catch (err) {
     throw toAuthError(err, 'authorization code exchange');

@@ -3,6 +3,7 @@ import { KeybridgeError } from '../errors.js';
 import type { TokenStore } from '../store/tokenStore.js';
 import { chooseScope, runAuthorizationCodeFlow, withIdTokenScope } from './authorizationCode.js';
 import { discoverAuthorizationTarget } from './authorizationDiscovery.js';
+import { withOfflineAccess } from './offlineAccess.js';
 import { startCallbackServer, type CallbackServer } from './callbackServer.js';
 import { performDeviceSignIn } from './deviceGrant.js';
 import { dpopBindingFor } from './dpop/dpopGrant.js';
@@ -61,9 +62,12 @@ export async function performSignIn(input: SignInInput): Promise<StoredSession> 
       howToAccept: `mcp-keybridge login ${canonicalServerUrl(options.serverUrl)} --client-id ${options.clientId} --force …`,
     });
   }
-  const scope = withIdTokenScope(
-    options,
-    input.scopeOverride ?? chooseScope({ optionScope: options.scope, challengeScope: input.challenge?.scope, scopesSupported: target.scopesSupported }),
+  const scope = withOfflineAccess(
+    withIdTokenScope(
+      options,
+      input.scopeOverride ?? chooseScope({ optionScope: options.scope, challengeScope: input.challenge?.scope, scopesSupported: target.scopesSupported }),
+    ),
+    server.metadata.scopes_supported,
   );
   // Cross-app access: the browser step happens at the enterprise IdP, never at this AS.
   if (options.enterprise) {
