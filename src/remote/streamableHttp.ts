@@ -261,8 +261,10 @@ export class StreamableHttpTransport implements RemoteTransport {
     if (isInit) this.noteInitializeResult(body);
     if (swallow) return;
     const prepared = prepareMessage(body);
-    if (!prepared) {
-      throw new RemoteUnavailableError(`the gateway answered request ${JSON.stringify(requestId)} with a body that is not a JSON-RPC message`, {
+    // A JSON body is the answer to this request and nothing else: anything but its answer is refused,
+    // so the request is answered once (by an error) instead of never.
+    if (!prepared || prepared.env.hasMethod || prepared.env.id !== requestId) {
+      throw new RemoteUnavailableError(`the gateway answered request ${JSON.stringify(requestId)} with a body that is not its JSON-RPC answer`, {
         code: 'bad_answer',
       });
     }
