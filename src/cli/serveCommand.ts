@@ -3,6 +3,7 @@ import type { Deps } from '../deps.js';
 import { UsageError } from '../errors.js';
 import { runBridge, type BridgeOptions } from '../relay/bridge.js';
 import type { TransportChoice } from '../remote/remoteTransport.js';
+import type { ProtocolChoice } from '../remote/era/eraRouter.js';
 import { lazyRemoteAuth } from '../remote/lazyRemoteAuth.js';
 import { loadStaticHeaders } from './headerOptions.js';
 import { addProfileOptions, toAuthOptions, type RawProfileFlags } from './profileOptions.js';
@@ -20,6 +21,11 @@ export function addBridgeOptions(cmd: Command): Command {
     .addOption(
       new Option('--transport <kind>', 'remote transport').choices(['auto', 'streamable-http', 'sse']).default('auto'),
     )
+    .addOption(
+      new Option('--protocol <era>', 'MCP protocol era of the gateway: detect it, or force 2025 (initialize + session) or 2026 (2026-07-28, stateless)')
+        .choices(['auto', '2025', '2026'])
+        .default('auto'),
+    )
     .option('--header <header>', 'extra HTTP header "Name: value" for the gateway (repeatable; ${VAR} expands from the environment)', collect)
     .option('--header-file <file>', 'read extra headers from a file, one "Name: value" per line')
     .option('--bearer-env <VAR>', 'send "Authorization: Bearer <value of VAR>" (a static token; no MCP client expands this into the command line)')
@@ -32,6 +38,7 @@ export function addBridgeOptions(cmd: Command): Command {
 
 interface RawBridgeFlags extends RawProfileFlags, RawPolicyFlags {
   transport: TransportChoice;
+  protocol: ProtocolChoice;
   header?: string[];
   headerFile?: string;
   headerEnv?: string[];
@@ -65,6 +72,7 @@ export async function runBridgeCommand(url: string, rawOpts: Record<string, unkn
   const options: BridgeOptions = {
     serverUrl,
     transport: flags.transport,
+    protocol: flags.protocol,
     headers,
     connectTimeoutMs: seconds(flags.connectTimeout, '--connect-timeout'),
     requestTimeoutMs: seconds(flags.requestTimeout, '--request-timeout'),

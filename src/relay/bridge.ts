@@ -4,6 +4,9 @@ import { ExitCode } from '../errors.js';
 import type { HttpClient } from '../remote/httpClient.js';
 import { NodeHttpClient } from '../remote/nodeHttpClient.js';
 import { connectRemote } from '../remote/connectRemote.js';
+import { FileEraCache } from '../remote/era/eraCache.js';
+import type { ProtocolChoice } from '../remote/era/eraRouter.js';
+import { configDir } from '../store/paths.js';
 import { messageLimits } from '../remote/messageLimits.js';
 import { createProxyHttpClient, proxyConfigured } from '../remote/proxyHttpClient.js';
 import type { RemoteAuth } from '../remote/remoteAuth.js';
@@ -27,6 +30,8 @@ export interface BridgeOptions {
   hook?: RelayHook;
   /** --max-message-size in bytes (default 64 MiB). */
   maxMessageBytes?: number;
+  /** --protocol: detect the gateway's protocol era (auto, the default) or force it. */
+  protocol?: ProtocolChoice;
 }
 
 /** Run the bridge until stdin ends or a signal arrives; returns the exit code. */
@@ -65,7 +70,7 @@ export async function runBridge(options: BridgeOptions, deps: Deps): Promise<num
     sleep: (ms, signal) => sleep(ms, undefined, { signal }),
     random: Math.random,
     clock: deps.clock,
-  });
+  }, { protocol: options.protocol, cache: new FileEraCache(configDir(deps.env, deps.platform, deps.homeDir)) });
   const relay = new Relay({ stdin: deps.stdin, writer, remote, log: deps.log, hook: options.hook });
   const unsubscribe = deps.onShutdownSignal((sig) => {
     deps.log.debug(`${sig}: closing the gateway session`);

@@ -2,7 +2,8 @@ import { LegacySseTransport } from './legacySse.js';
 import type { Outgoing, RemoteTransport, TransportChoice, TransportContext, TransportKind } from './remoteTransport.js';
 import { StreamableHttpTransport, StreamableHttpUnsupported } from './streamableHttp.js';
 import { RemoteUnavailableError } from '../errors.js';
-import { EraRouter } from './era/eraRouter.js';
+import { EraRouter, type ProtocolChoice } from './era/eraRouter.js';
+import type { EraCache } from './era/eraCache.js';
 
 /**
  * The remote transport for a --transport choice. auto = Streamable HTTP first; if the IDE's
@@ -10,8 +11,16 @@ import { EraRouter } from './era/eraRouter.js';
  * legacy HTTP+SSE transport, as the spec's backwards-compatibility section describes; when no
  * SSE stream opens either, the IDE gets the POST's own error.
  */
-export function connectRemote(choice: TransportChoice, ctx: TransportContext): RemoteTransport {
-  return new EraRouter({ legacy: legacyTransport(choice, ctx), deliver: ctx.deliver, log: ctx.log });
+export function connectRemote(choice: TransportChoice, ctx: TransportContext, era: RemoteEraOptions = {}): RemoteTransport {
+  // HTTP+SSE is a 2024-11-05 transport: nothing to detect.
+  const protocol = choice === 'sse' ? '2025' : (era.protocol ?? 'auto');
+  return new EraRouter({ choice: protocol, ctx, legacy: () => legacyTransport(choice, ctx), cache: era.cache });
+}
+
+/** How the protocol era is chosen (--protocol) and where it is remembered. */
+export interface RemoteEraOptions {
+  protocol?: ProtocolChoice;
+  cache?: EraCache;
 }
 
 /** The 2025-era transport for a --transport choice. */

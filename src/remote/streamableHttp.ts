@@ -12,7 +12,7 @@ import { readJsonBody } from './jsonBodyReader.js';
 import { MessageTooLargeError, messageLimits, type MessageLimits } from './messageLimits.js';
 import { describeNetworkError, httpStatusError, isAuthChallenge } from './remoteErrors.js';
 import { isIdempotentMethod, retryDelay } from './retryPolicy.js';
-import { ERROR_BODY_LIMIT_BYTES, modernErrorOf } from './era/modernError.js';
+import { ERROR_BODY_LIMIT_BYTES, MODERN_SERVER_CODE, modernErrorOf } from './era/modernError.js';
 
 /**
  * Thrown by the IDE's first initialize when the server may not speak Streamable HTTP (spec:
@@ -179,7 +179,9 @@ export class StreamableHttpTransport implements RemoteTransport {
         // is not a modern server's JSON-RPC error (2026-07-28 Streamable HTTP, "Backward Compatibility").
         const body = await readBytes(res.body, ERROR_BODY_LIMIT_BYTES).catch(() => Buffer.alloc(0));
         const original = await httpStatusError({ ...res, body: Readable.from([body]) }, this.ctx.url, this.ctx.log.redactor);
-        if (modernErrorOf(res.status, body)) throw original;
+        if (modernErrorOf(res.status, body)) {
+          throw new RemoteUnavailableError(`${original.message} (a 2026-07-28 server's answer: try --protocol auto or 2026)`, { code: MODERN_SERVER_CODE, status: res.status });
+        }
         throw new StreamableHttpUnsupported(res.status, original);
       }
       if (res.status < 200 || res.status >= 300) {

@@ -10,6 +10,9 @@ export const ModernErrorCodes = {
 
 export const MethodNotFound = -32601;
 
+/** The code of the 2025 transport's error when a modern server refused the IDE's initialize. */
+export const MODERN_SERVER_CODE = 'modern_server';
+
 /** A JSON-RPC error a modern server returned, as read from an HTTP error body. */
 export interface ModernError {
   code: number;
