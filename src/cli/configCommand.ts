@@ -197,7 +197,7 @@ interface RawConfigFlags extends RawProfileFlags {
 export function configCommand(deps: Deps, setExitCode: (code: number) => void): Command {
   const cmd = new Command('config')
     .description("print or write an MCP client's config entry that runs this bridge for a gateway; --list shows the entries there are")
-    .addArgument(new Argument('[client]', 'the MCP client').choices(CLIENT_IDS))
+    .addArgument(new Argument('[client]', `the MCP client: ${CLIENT_IDS.join(', ')}`))
     .argument('[url]', 'the remote MCP gateway URL')
     .option('--name <name>', 'server name in the client config (default: from the gateway host)')
     .addOption(
@@ -220,6 +220,7 @@ export function configCommand(deps: Deps, setExitCode: (code: number) => void): 
       setExitCode(await runConfigList({ url: listUrl, clients: client && CLIENT_IDS.includes(client) ? [clientSpec(client)] : CLIENTS }, deps));
       return;
     }
+    if (client && !CLIENT_IDS.includes(client)) throw new UsageError(`unknown client "${client}"; choose one of ${CLIENT_IDS.join(', ')}`);
     if (!client || !url) throw new UsageError(`config needs a client and the gateway URL, e.g. \`mcp-keybridge config claude-code https://gateway.example.com/mcp\` (clients: ${CLIENT_IDS.join(', ')})`);
     const serverUrl = parseServerUrl(url, { allowHttp: raw.allowHttp === true });
     // Validate the profile flags now, so a typo fails here rather than in the client.
