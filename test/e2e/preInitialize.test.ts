@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startGateway, type Gateway } from '../../scripts/lab/gateway.js';
@@ -19,7 +22,10 @@ async function gateway(): Promise<Gateway> {
 }
 
 function bridge(args: string[]): BridgeProcess {
-  const b = spawnBridge(args);
+  // A private config directory: the era cache lives there.
+  const home = mkdtempSync(path.join(tmpdir(), 'keybridge-preinit-'));
+  cleanups.push(async () => rmSync(home, { recursive: true, force: true }));
+  const b = spawnBridge(args, { env: { MCP_KEYBRIDGE_HOME: home } });
   cleanups.push(async () => {
     if (b.child.exitCode === null) b.child.kill('SIGKILL');
   });
@@ -51,8 +57,9 @@ describe('requests before initialize (default --transport auto, 2025 lab gateway
     expect((discover.error as { code: number }).code).toBe(-32601);
     b.writeLine(JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'ping' }));
     expect((await b.waitFor((m) => m.id === 0)).result).toEqual({});
-    // Nothing reached the gateway: the probe was not the session's first POST.
-    expect(gw.record.requests).toEqual([]);
+    // The probe went as a sessionless modern request (the era detection), never as a session's first POST.
+    expect(gw.record.rpc.map((m) => m.method)).toEqual(['server/discover']);
+    expect(gw.record.requests.every((r) => r.sessionId === undefined)).toBe(true);
 
     const client = new Client({ name: 'claude-code-like', version: '1.0.0' }, { capabilities: {} });
     await client.connect(b.transport());
@@ -61,12 +68,25 @@ describe('requests before initialize (default --transport auto, 2025 lab gateway
     expect(await client.callTool({ name: 'echo', arguments: { text: 'after the probe' } })).toMatchObject({
       content: [{ text: 'after the probe' }],
     });
-    expect(gw.record.rpc[0]?.method).toBe('initialize');
-    expect(gw.record.rpc.some((m) => m.method === 'server/discover')).toBe(false);
+    expect(gw.record.rpc.filter((m) => m.method !== 'server/discover')[0]?.method).toBe('initialize');
+    expect(gw.record.rpc.filter((m) => m.method === 'server/discover').every((m) => m.sessionId === undefined)).toBe(true);
     expect(b.stderr()).not.toContain('legacy HTTP+SSE');
     await client.close();
     expect(await b.exited).toBe(0);
     assertStdoutIsJsonRpc(b.stdout());
+  });
+
+  it('with --protocol 2025 nothing reaches the gateway before initialize', async () => {
+    const gw = await gateway();
+    const b = bridge([gw.url, '--protocol', '2025']);
+    b.writeLine(DISCOVER('probe-2'));
+    expect(((await b.waitFor((m) => m.id === 'probe-2')).error as { code: number }).code).toBe(-32601);
+    expect(gw.record.requests).toEqual([]);
+    b.writeLine(INIT(1));
+    expect((await b.waitFor((m) => m.id === 1)).result).toMatchObject({ serverInfo: expect.any(Object) });
+    expect(gw.record.rpc.map((m) => m.method)).toEqual(['initialize']);
+    b.child.stdin.end();
+    expect(await b.exited).toBe(0);
   });
 
   it('a 2025 server answering 400 to initialize is not taken for HTTP+SSE: the IDE gets that 400, and the next initialize works', async () => {

@@ -19,6 +19,7 @@ export interface EraCache {
 
 /** The file the eras are kept in, inside the tool's config directory. */
 export const ERA_CACHE_FILE = 'protocol-eras.json';
+const MAX_ENTRIES = 64;
 
 /**
  * The era cache as one small JSON file in the store's directory, written atomically (temp file +
@@ -38,6 +39,9 @@ export class FileEraCache implements EraCache {
       const all = await this.load();
       if (era) all[keyOf(url)] = era;
       else delete all[keyOf(url)];
+      // Bounded: the servers seen most recently are kept.
+      const keys = Object.keys(all).sort((a, b) => (all[b]?.checkedAt ?? 0) - (all[a]?.checkedAt ?? 0));
+      for (const k of keys.slice(MAX_ENTRIES)) delete all[k];
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
       const file = path.join(this.dir, ERA_CACHE_FILE);
       const temp = `${file}.${process.pid}.tmp`;
