@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { globToRegExp } from '../../src/policy/glob.js';
 import { describeWait, parseBudget, parseCallsPerMinute, ruleApplies, type BudgetRule } from '../../src/policy/actionBudgets.js';
@@ -189,6 +190,15 @@ describe('policy file', () => {
     expect(err('{ "version": 2 }')).toMatch(/"version" must be 1/);
     expect(err('{ "version": 1, "confirm": { "timeoutSeconds": -1 } }')).toMatch(/timeoutSeconds/);
     expect(err('{ "version": 1 /* open')).toMatch(/never closed/);
+  });
+  it("the README's example is a valid policy file", async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('### Policy file'));
+    const example = /```jsonc\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(example).toBeDefined();
+    const spec = parsePolicyFile(example!, '/etc/mcp/company-mcp-policy.json');
+    expect(spec.budgets!.map((r) => r.text)).toEqual(['read=100/5m', 'list_*=50/5m', 'write=10/5m', 'delete_*=5/1h']);
+    expect(spec).toMatchObject({ confirmDestructive: true, rememberApproval: 'never', auditLog: '/etc/mcp/mcp-audit.jsonl' });
   });
   it('flags add to the file: lists and budgets add up, switched-on rules stay on, single values from flags win', () => {
     const fileSpec = parsePolicyFile('{ "version": 1, "tools": { "deny": ["a"] }, "confirm": { "destructive": true, "timeoutSeconds": 60 }, "budgets": { "write": "10/5m" } }', file);
