@@ -20,6 +20,7 @@ const OTHER_COMMANDS: Record<string, () => Promise<MakeCommand>> = {
   cache: async () => (await import('./cacheCommand.js')).cacheCommand,
   config: async () => (await import('./configCommand.js')).configCommand,
   doctor: async () => (await import('./doctorCommand.js')).doctorCommand,
+  completion: async () => (await import('./completionCommand.js')).completionCommand,
 };
 
 /**

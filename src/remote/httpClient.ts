@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import { MAX_WHOLE_MESSAGE_BYTES, MessageTooLargeError } from './messageLimits.js';
 
 /** One HTTP exchange as the remote transports need it: streaming body, abortable. */
 export interface HttpRequest {
@@ -35,8 +36,8 @@ export interface HttpTimeouts {
 
 export const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 10_000, headersMs: 120_000, bodyIdleMs: 300_000 };
 
-/** Read a whole body as bytes (for JSON answers; SSE is streamed instead). */
-export async function readBytes(body: Readable, limitBytes = 512 * 1024 * 1024): Promise<Buffer> {
+/** Read a whole body as bytes, refusing it past limitBytes while reading (default: the whole-message limit, 8 MiB). */
+export async function readBytes(body: Readable, limitBytes = MAX_WHOLE_MESSAGE_BYTES): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -44,7 +45,7 @@ export async function readBytes(body: Readable, limitBytes = 512 * 1024 * 1024):
     size += buf.length;
     if (size > limitBytes) {
       body.destroy();
-      throw new Error(`response larger than ${limitBytes} bytes`);
+      throw new MessageTooLargeError('a response', limitBytes);
     }
     chunks.push(buf);
   }
@@ -52,7 +53,7 @@ export async function readBytes(body: Readable, limitBytes = 512 * 1024 * 1024):
 }
 
 /** Read a whole body as UTF-8 text. */
-export async function readText(body: Readable, limitBytes = 512 * 1024 * 1024): Promise<string> {
+export async function readText(body: Readable, limitBytes = MAX_WHOLE_MESSAGE_BYTES): Promise<string> {
   return (await readBytes(body, limitBytes)).toString('utf8');
 }
 
