@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,7 +14,10 @@ afterEach(async () => {
 async function setup(args: string[]): Promise<{ gw: Gateway; b: BridgeProcess; client: Client }> {
   const gw = await startGateway({ auth: { mode: 'none' } });
   cleanups.push(() => gw.close());
-  const b = spawnBridge([gw.url, ...args]);
+  // A private config directory: budgets are counted in a file under its lock directory.
+  const home = await mkdtemp(join(tmpdir(), 'kb-policy-home-'));
+  cleanups.push(() => rm(home, { recursive: true, force: true }));
+  const b = spawnBridge([gw.url, ...args], { env: { MCP_KEYBRIDGE_HOME: home } });
   cleanups.push(async () => void (b.child.exitCode === null && b.child.kill('SIGKILL')));
   const client = new Client({ name: 'policy-e2e', version: '1.0.0' });
   await client.connect(b.transport());
