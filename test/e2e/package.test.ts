@@ -27,15 +27,18 @@ const pkg = JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'kb-pack-'));
   const tree = path.join(root, 'tree');
-  // A clean copy: what is committed (KB_PACK_TREE=worktree: the tracked files as they are now, to
-  // check a change before committing it), nothing built. Its dev dependencies (tsc) come from this checkout.
+  // A clean copy: what is committed (KB_PACK_TREE=worktree: the files as they are now, untracked
+  // ones too but not ignored ones, to check a change before committing it), nothing built. Its dev dependencies (tsc) come from this checkout.
   const copy =
     process.env.KB_PACK_TREE === 'worktree'
-      ? 'mkdir -p "$1" && cd "$2" && git ls-files -z | tar --null -T - -c | tar -x -C "$1"'
+      ? 'mkdir -p "$1" && cd "$2" && git ls-files -z -c -o --exclude-standard | tar --null -T - -c | tar -x -C "$1"'
       : 'mkdir -p "$1" && git -C "$2" archive HEAD | tar -x -C "$1"';
   await run('bash', ['-c', copy, '-', tree, REPO_ROOT]);
   await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(tree, 'node_modules'), 'dir');
-  const packed = await run('npm', ['pack', '--pack-destination', root, '--json', '--loglevel=error'], { cwd: tree, maxBuffer: 16 << 20 });
+  const packed = await run('npm', ['pack', '--pack-destination', root, '--json', '--loglevel=error'], { cwd: tree, maxBuffer: 16 << 20 }).catch((err: { stdout?: string }) => {
+    // prepack's tsc reports on stdout: say why the clean tree did not build.
+    throw new Error(`npm pack failed in a clean copy of the tree:\n${(err.stdout ?? '').slice(-4000)}`);
+  });
   const info = JSON.parse(packed.stdout) as { filename: string }[];
   tarball = path.join(root, info[0]!.filename);
   prefix = path.join(root, 'prefix');
