@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { RemoteUnavailableError } from '../../errors.js';
 import type { JsonRpcId, JsonRpcMessage } from '../../relay/jsonRpc.js';
 import type { Deliver } from '../remoteTransport.js';
@@ -16,12 +17,14 @@ export class IdeRefused extends Error {
 export class RequestsToIde {
   private readonly pending = new Map<JsonRpcId, { resolve(result: unknown): void; reject(err: Error): void }>();
   private counter = 0;
+  /** Ids no IDE would pick for its own requests (answers are routed by id). */
+  private readonly prefix = `keybridge-input-${randomBytes(4).toString('hex')}-`;
 
   constructor(private readonly deliver: Deliver) {}
 
   /** Send one request to the IDE and wait for its result (rejects with IdeRefused on an error answer). */
   async ask(method: string, params: unknown, signal?: AbortSignal): Promise<unknown> {
-    const id = `keybridge-${++this.counter}`;
+    const id = `${this.prefix}${++this.counter}`;
     const answered = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     const onAbort = (): void => {
       const p = this.pending.get(id);
