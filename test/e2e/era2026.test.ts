@@ -170,3 +170,31 @@ describe('the era is remembered per server', () => {
     expect(gw.record.rpc.filter((m) => m.method === 'initialize')).toHaveLength(2);
   });
 });
+
+describe('a 2026-07-28 IDE (sends server/discover itself)', () => {
+  it('is relayed as it speaks: the discover answer, then its own requests with the headers their bodies imply', async () => {
+    const gw = await gateway2026();
+    const b = bridge([gw.url], { MCP_KEYBRIDGE_HOME: home() });
+    const meta = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientCapabilities': {},
+      'io.modelcontextprotocol/clientInfo': { name: 'ide-2026', version: '1' },
+    };
+    b.writeLine(JSON.stringify({ jsonrpc: '2.0', id: 'd', method: 'server/discover', params: { _meta: meta } }));
+    expect((await b.waitFor((m) => m.id === 'd')).result).toMatchObject({ supportedVersions: ['2026-07-28'] });
+    b.writeLine(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta } }));
+    expect(((await b.waitFor((m) => m.id === 1)).result as { tools: unknown[] }).tools.length).toBeGreaterThan(3);
+    b.writeLine(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'route', arguments: { region: 'ap-1', text: 't' }, _meta: meta } }));
+    expect((await b.waitFor((m) => m.id === 2)).result).toMatchObject({ content: [{ text: 'region header: ap-1' }] });
+    // MRTR is the IDE's own business here: the input_required result reaches it as it is.
+    const withElicitation = { ...meta, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } };
+    b.writeLine(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'confirm', arguments: { question: 'q' }, _meta: withElicitation } }));
+    expect((await b.waitFor((m) => m.id === 3)).result).toMatchObject({ resultType: 'input_required' });
+    const call = gw.record.requests.find((r) => r.id === 2)!;
+    expect(call.meta).toEqual(meta);
+    expect(call.headers).toMatchObject({ 'mcp-method': 'tools/call', 'mcp-name': 'route', 'mcp-protocol-version': '2026-07-28' });
+    b.child.stdin.end();
+    expect(await b.exited).toBe(0);
+    assertStdoutIsJsonRpc(b.stdout());
+  });
+});
