@@ -68,7 +68,15 @@ export class NodeHttpClient implements HttpClient {
         res.setTimeout(this.timeouts.bodyIdleMs, () => res.destroy(timeoutError(`response body from ${url.host} stalled`)));
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
       });
+      /** Set once the request goes out on a reused socket; before that, nothing can have arrived. */
+      let written = false;
       r.on('error', (err: Error & { reusedSocket?: boolean }) => {
+        // A reused socket that closed (or was refused, see usable()) before the request was written
+        // ends it with "socket hang up" (ECONNRESET), which would read as "may have arrived".
+        if (r.reusedSocket && !written && !req.signal?.aborted) {
+          fail(notWrittenError(url));
+          return;
+        }
         // Tells the retry policy that an idle kept-alive socket was closed under us (nothing delivered).
         if (r.reusedSocket) err.reusedSocket = true;
         fail(err);
@@ -90,6 +98,7 @@ export class NodeHttpClient implements HttpClient {
         });
       });
       const send = (): void => {
+        written = true;
         if (req.body !== undefined) r.end(req.body);
         else r.end();
       };
