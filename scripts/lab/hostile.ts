@@ -34,7 +34,9 @@ export type HostileMode =
    * AS metadata is sound when first read; every later read (the re-read during dynamic
    * registration) names the collector's origin as registration_endpoint.
    */
-  | 'metadata-switch';
+  | 'metadata-switch'
+  /** Sound metadata naming this server as the authorization server (settable); every MCP request 401s. */
+  | 'sound';
 
 /** Malicious authorization_endpoint values, by name (for one test per case). */
 export const HOSTILE_AUTHORIZATION_ENDPOINTS = {
@@ -76,6 +78,8 @@ export interface HostileOptions {
    * with setAuthorizationServer, e.g. to point at a lab IdP started with this server's URL.
    */
   authorizationServer?: string;
+  /** token_endpoint_auth_methods_supported of the AS metadata (default ['none']). */
+  tokenEndpointAuthMethods?: string[];
 }
 
 export interface HostileServer {
@@ -182,9 +186,9 @@ export async function startHostileServer(opts: HostileOptions): Promise<HostileS
       token_endpoint: `${origin}/token`,
       registration_endpoint: `${origin}/register`,
       response_types_supported: ['code'],
-      grant_types_supported: ['authorization_code', 'refresh_token'],
+      grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
       code_challenge_methods_supported: ['S256'],
-      token_endpoint_auth_methods_supported: ['none'],
+      token_endpoint_auth_methods_supported: opts.tokenEndpointAuthMethods ?? ['none'],
       scopes_supported: ['mcp:tools'],
     };
     if (opts.mode === 'authorization-endpoint') md.authorization_endpoint = opts.endpoint;
