@@ -13,6 +13,8 @@ import { KeybridgeError, UsageError } from '../errors.js';
 import { Logger } from '../log/logger.js';
 import { createProxyFetch, proxyConfigured } from '../remote/proxyHttpClient.js';
 import { describeNetworkError } from '../remote/remoteErrors.js';
+import { rememberedEraCheck } from '../remote/era/eraReport.js';
+import { configDir } from '../store/paths.js';
 import type { StoreKind, TokenStore } from '../store/tokenStore.js';
 import { addPolicyOptions, loadEffectivePolicy, policyRequested, type RawPolicyFlags } from './policyOptions.js';
 import { addProfileOptions, toAuthOptions, type RawProfileFlags } from './profileOptions.js';
@@ -59,6 +61,8 @@ export async function runDoctor(opts: DoctorOptions, deps: Deps): Promise<number
 
   const gw = await checkGateway(auth.serverUrl, fetchFn, opts.requestTimeoutMs, deps);
   report(gw.check);
+  // Which protocol era the gateway speaks, as the last bridge found it (the era cache, not a probe).
+  report(await rememberedEraCheck(configDir(deps.env, deps.platform, deps.homeDir), auth.serverUrl));
 
   let prm: ProtectedResourceMetadata | undefined;
   if (gw.challenge) {

@@ -4,6 +4,8 @@ import { isExpired, parseStoredSession, type ClientSource, type StoredSession } 
 import type { Deps } from '../deps.js';
 import { AuthRequiredError, KeybridgeError } from '../errors.js';
 import type { StoreKind, TokenStore } from '../store/tokenStore.js';
+import { configDir } from '../store/paths.js';
+import { rememberedEras, type EraStatus } from '../remote/era/eraReport.js';
 import { addProfileOptions, toAuthOptions, type RawProfileFlags } from './profileOptions.js';
 import { parseServerUrl } from './serverUrl.js';
 import { openTokenStore } from './sessionFactory.js';
@@ -45,6 +47,8 @@ export interface StatusDocument {
   sessions: SessionStatus[];
   /** Entries that could not be read (corrupt, unreadable), without their contents. */
   errors: { key: string; code: string; message: string }[];
+  /** The protocol era each listed server was last found to speak (only servers a bridge has detected). */
+  protocols?: Record<string, EraStatus>;
 }
 
 export interface StatusOptions {
@@ -172,6 +176,7 @@ export async function runStatus(opts: StatusOptions, deps: Deps): Promise<number
   const store = await openTokenStore(opts.storeKind, deps);
   const now = deps.clock.now();
   const doc = await readStatus(store, opts, now);
+  doc.protocols = await rememberedEras(configDir(deps.env, deps.platform, deps.homeDir), doc.sessions.map((s) => s.server));
   if (opts.json) {
     deps.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else {
