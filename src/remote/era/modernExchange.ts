@@ -134,7 +134,7 @@ export async function readModernAnswer(
     }
     await onOther(prepared);
     return false;
-  });
+  }, undefined, ctx.limits);
   if (!answer) {
     throw new RemoteUnavailableError(`the gateway closed the response stream for request ${JSON.stringify(requestId)} without answering it`, { code: 'stream_closed' });
   }

@@ -84,7 +84,7 @@ export class SubscriptionListener {
             if (!prepared.env.hasMethod || msg?.method === 'notifications/subscriptions/acknowledged') return !prepared.env.hasMethod;
             await this.ctx.deliver(prepared.bytes, msg);
             return false;
-          });
+          }, undefined, this.ctx.limits);
         }
       } catch (err) {
         if (mine.signal.aborted || this.shutdown.aborted) return;
