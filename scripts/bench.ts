@@ -18,6 +18,7 @@ import { buildFigures, buildSharedFigures, figuresForJson, renderSummary, render
 import { runTokenPhase, type TokenResults } from './bench/tokenPhase.js';
 import { runAuthStartPhase, type AuthStartResults } from './bench/authStartPhase.js';
 import { runHookPhase, type HookResults } from './bench/hookPhase.js';
+import { runDpopPhase, type DpopResults } from './bench/dpopPhase.js';
 
 const BIN = fileURLToPath(new URL('../../bin/mcp-keybridge.js', import.meta.url));
 /** Past the deadline, cleanup gets this long before the watchdog ends the process. */
@@ -40,6 +41,7 @@ interface RunOutcome {
   token?: TokenResults;
   authStart?: AuthStartResults;
   hook?: HookResults;
+  dpop?: DpopResults;
   failures: string[];
   truncated: boolean;
 }
@@ -118,7 +120,7 @@ async function runAll(opts: BenchOptions, progress: (m: string) => void): Promis
       }
     }
     const { phases } = opts;
-    if ((phases.has('authstart') || phases.has('token') || phases.has('hook')) && !deadline.expired) {
+    if ((phases.has('authstart') || phases.has('token') || phases.has('hook') || phases.has('dpop')) && !deadline.expired) {
       // The shared phases start gateways of their own where they need auth; the hook runs on the lab.
       if (phases.has('authstart')) {
         progress('signed-in start: oauth lab, one sign-in per token store');
@@ -138,6 +140,10 @@ async function runAll(opts: BenchOptions, progress: (m: string) => void): Promis
           await gateway.close().catch(() => undefined);
         }
       }
+      if (phases.has('dpop') && !deadline.expired) {
+        progress('DPoP vs Bearer: the lab in its dpop mode, one sign-in each');
+        out.dpop = await runDpopPhase(base);
+      }
     }
   } catch (err) {
     failures.push(`the run broke: ${(err as Error).stack ?? String(err)}`);
@@ -155,7 +161,7 @@ function missingFigures(opts: BenchOptions, perGateway: { kind: string; figs: Fi
     rss: ['rss_idle_mib', 'rss_burst_mib'],
     big: ['big_peak_mib'],
   };
-  const expectedShared: Record<string, string[]> = { token: ['token_echo_p50_ms'], authstart: ['auth_start_file_ms'], hook: ['hook_echo_p50_ms'] };
+  const expectedShared: Record<string, string[]> = { token: ['token_echo_p50_ms'], authstart: ['auth_start_file_ms'], hook: ['hook_echo_p50_ms'], dpop: ['dpop_echo_p50_ms', 'dpop_headers_us'] };
   const missing: string[] = [];
   const check = (where: string, figs: Figure[], keys: string[]): void => {
     for (const key of keys) {
@@ -198,7 +204,7 @@ async function main(): Promise<void> {
   const machine = machineFacts();
   const outcome = await runAll(opts, progress);
   const perGateway = outcome.gateways.map((g) => ({ kind: g.kind, figs: buildFigures(g.raw, opts.counts) }));
-  const shared = buildSharedFigures(outcome.token, outcome.authStart, outcome.hook);
+  const shared = buildSharedFigures(outcome.token, outcome.authStart, outcome.hook, outcome.dpop);
   const missing = missingFigures(opts, perGateway, shared);
   if (missing.length > 0) outcome.failures.push(`incomplete figures${outcome.truncated ? ' (global deadline reached)' : ''}: ${missing.join(', ')}`);
 
@@ -233,6 +239,7 @@ async function main(): Promise<void> {
     staticToken: outcome.token,
     authStart: outcome.authStart,
     hook: outcome.hook,
+    dpop: outcome.dpop,
     failures: outcome.failures,
   };
   process.stdout.write(`${opts.json ? '' : '\nJSON:\n'}${JSON.stringify(report)}\n`);

@@ -2,7 +2,8 @@
  * Entry point of the bench's gateway process: the lab gateway on 127.0.0.1 in a process of its own,
  * so neither the direct client nor the bridge shares an event loop (or a core) with it.
  * argv[2] is the auth mode (`none` | `static`; the static token comes from LAB_TOKEN) or `oauth`:
- * the whole lab, a gateway that takes JWTs from an identity provider started alongside.
+ * the whole lab, a gateway that takes JWTs from an identity provider started alongside; `oauth-dpop`:
+ * the same in the lab's 'dpop' mode (DPoP-bound tokens with a proof per request, Bearer ones still taken).
  * Reports one JSON line `{"url": ...}` on fd 3 (readyPipe.ts) when listening; shuts down when stdin ends or on SIGTERM.
  */
 import { startGateway, type GatewayAuth } from '../lab/gateway.js';
@@ -20,9 +21,9 @@ function authFrom(mode: string | undefined, token: string | undefined): GatewayA
 const OAUTH_TOKEN_TTL_S = 3600;
 
 const gateway =
-  process.argv[2] === 'oauth'
+  process.argv[2] === 'oauth' || process.argv[2] === 'oauth-dpop'
     ? await import('../lab/lab.js')
-        .then(({ startLab }) => startLab({ auth: 'oauth', accessTokenTtl: OAUTH_TOKEN_TTL_S }))
+        .then(({ startLab }) => startLab({ auth: 'oauth', accessTokenTtl: OAUTH_TOKEN_TTL_S, ...(process.argv[2] === 'oauth-dpop' ? { dpop: {} } : {}) }))
         .then((lab) => ({ url: lab.gateway.url, close: () => lab.close() }))
     : await startGateway({ auth: authFrom(process.argv[2], process.env.LAB_TOKEN) });
 let closing: Promise<void> | undefined;

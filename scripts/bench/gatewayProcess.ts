@@ -24,8 +24,8 @@ export interface GatewayProcess {
 export interface GatewayProcessOptions {
   /** default `lab`. */
   kind?: GatewayKind;
-  /** Lab only. oauth: the whole lab (gateway + identity provider), for sign-in. */
-  auth?: { mode: 'none' } | { mode: 'static'; token: string } | { mode: 'oauth' };
+  /** Lab only. oauth: the whole lab (gateway + identity provider), for sign-in; dpop: in its 'dpop' mode. */
+  auth?: { mode: 'none' } | { mode: 'static'; token: string } | { mode: 'oauth'; dpop?: boolean };
   /** How long to wait for the gateway to listen. */
   startTimeoutMs: number;
 }
@@ -45,7 +45,7 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
   if (auth.mode === 'static') env.LAB_TOKEN = auth.token;
   // The gateways keep every response of a session in an event store until the session ends;
   // a roomy heap keeps a long 1 MiB burst from turning into GC thrash on the server side.
-  const child = spawn(process.execPath, ['--max-old-space-size=4096', CHILDREN[kind], ...(kind === 'lab' ? [auth.mode] : [])], {
+  const child = spawn(process.execPath, ['--max-old-space-size=4096', CHILDREN[kind], ...(kind === 'lab' ? [auth.mode === 'oauth' && auth.dpop ? 'oauth-dpop' : auth.mode] : [])], {
     stdio: ['pipe', 'ignore', 'inherit', 'pipe'],
     env,
   });

@@ -1,7 +1,7 @@
 /** Command-line options of `npm run bench`, validated once into a typed object. */
 import { GATEWAY_KINDS, type GatewayKind } from './gatewayProcess.js';
 
-export const PHASES = ['start', 'authstart', 'echo', 'blob', 'rss', 'big', 'token', 'hook'] as const;
+export const PHASES = ['start', 'authstart', 'echo', 'blob', 'rss', 'big', 'token', 'hook', 'dpop'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface Counts {

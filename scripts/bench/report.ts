@@ -4,6 +4,7 @@ import { MiB } from './procStatus.js';
 import { median, round } from './stats.js';
 import type { TokenResults } from './tokenPhase.js';
 import type { AuthStartResults } from './authStartPhase.js';
+import type { DpopResults } from './dpopPhase.js';
 import type { HookResults } from './hookPhase.js';
 
 /** One row of the table: medians of the repetitions, the repetitions, and the verdict. */
@@ -91,7 +92,7 @@ export function buildFigures(raw: RawResults, counts: Counts): Figure[] {
 }
 
 /** The figures measured once, on the lab: start with a stored token, the static-token variant, the hook. */
-export function buildSharedFigures(token?: TokenResults, authStart?: AuthStartResults, hook?: HookResults): Figure[] {
+export function buildSharedFigures(token?: TokenResults, authStart?: AuthStartResults, hook?: HookResults, dpop?: DpopResults): Figure[] {
   const figs: Figure[] = [];
   // The start target is about the everyday case: a token already in the store (signed in before).
   for (const store of authStart?.stores ?? []) {
@@ -112,6 +113,17 @@ export function buildSharedFigures(token?: TokenResults, authStart?: AuthStartRe
     f.directLabel = 'plain bridge';
     f.note = `${signed(f.bridge! - f.direct!)} ms (${hook.args.join(' ')})`;
     figs.push(f);
+  }
+  if (dpop && dpop.dpopP50Ms.length > 0) {
+    // The whole per-call cost of DPoP: a fresh proof from the bridge, and the lab gateway's jose check of it.
+    const f = pair('dpop_echo_p50_ms', 'DPoP-bound token: echo p50', 'ms', dpop.bearerP50Ms, dpop.dpopP50Ms, '≤ Bearer bridge + 0.2 ms', (d, b) => b - d <= 0.2);
+    f.directLabel = 'Bearer bridge';
+    f.note = `${signed(f.bridge! - f.direct!)} ms, incl. the gateway's proof check`;
+    figs.push(f);
+    const h = pair('dpop_headers_us', "the bridge's auth headers per request (in-process)", 'µs', dpop.bearerHeadersUs, dpop.dpopHeadersUs, '≤ Bearer + 200 µs', (d, b) => b - d <= 200);
+    h.directLabel = 'Bearer';
+    h.note = `${signed(h.bridge! - h.direct!)} µs: ES256 proof with a cached key`;
+    figs.push(h);
   }
   return figs;
 }

@@ -7,6 +7,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayAuthenticator, type GatewayAuth } from './gatewayAuth.js';
+import type { GatewayDpop } from './gatewayDpop.js';
 import { createLabMcpServer } from './gatewayTools.js';
 import { LabEventStore } from './eventStore.js';
 
@@ -58,6 +59,8 @@ export interface Gateway {
   port: number;
   record: GatewayRecord;
   setAuth(auth: GatewayAuth): void;
+  /** The DPoP checks of 'dpop' mode (what was accepted and refused, the current nonce); undefined otherwise. */
+  dpop(): GatewayDpop | undefined;
   /**
    * Forget every Streamable HTTP session, as a gateway does when sessions time out or it loses its
    * state: later requests with those session ids get 404 and their streams end. Returns their ids.
@@ -155,9 +158,11 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
 
   /** Authenticate; on refusal answer 401/403 and return undefined. */
   const admit = async (req: RequestWithAuth, res: ServerResponse, body: unknown): Promise<boolean> => {
-    const outcome = await authenticator.authenticate(header(req, 'authorization'), calledTools(body));
+    const url = new URL(req.url ?? '/', origin);
+    const presented = { authorization: header(req, 'authorization'), dpop: req.headers.dpop, method: req.method ?? 'GET', htu: `${origin}${url.pathname}` };
+    const outcome = await authenticator.authenticate(presented, calledTools(body));
     if (!outcome.ok) {
-      sendJson(res, outcome.status, { error: outcome.error, error_description: outcome.description }, { 'WWW-Authenticate': outcome.wwwAuthenticate });
+      sendJson(res, outcome.status, { error: outcome.error, error_description: outcome.description }, { 'WWW-Authenticate': outcome.wwwAuthenticate, ...outcome.headers });
       return false;
     }
     if (outcome.authInfo) req.auth = outcome.authInfo;
@@ -343,6 +348,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     port,
     record,
     setAuth: (auth) => authenticator.set(auth),
+    dpop: () => authenticator.dpop,
     expireSessions: async () => {
       const expired = [...streamable.entries()];
       streamable.clear();

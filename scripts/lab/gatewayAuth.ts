@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { GatewayDpop, type GatewayDpopOptions } from './gatewayDpop.js';
 
 /** How the lab gateway authenticates callers; swappable at run time with `Gateway.setAuth`. */
 export type GatewayAuth =
@@ -16,6 +17,8 @@ export type GatewayAuth =
       acceptIdToken?: boolean;
       /** tool name -> extra scope it demands (403 insufficient_scope step-up) */
       toolScopes?: Record<string, string>;
+      /** Lab mode 'dpop': DPoP-bound tokens (RFC 9449) are accepted with a valid proof, and never as Bearer. */
+      dpop?: GatewayDpopOptions;
     };
 
 type JwtAuth = Extract<GatewayAuth, { mode: 'jwt' }>;
@@ -30,7 +33,16 @@ export interface TokenSummary {
 
 export type AuthOutcome =
   | { ok: true; authInfo?: AuthInfo }
-  | { ok: false; status: 401 | 403; wwwAuthenticate: string; error: string; description: string };
+  | { ok: false; status: 401 | 403; wwwAuthenticate: string; error: string; description: string; headers?: Record<string, string> };
+
+/** What a request presented: its Authorization and DPoP headers, and what a proof must name (RFC 9449 §4.3). */
+export interface PresentedCredentials {
+  authorization?: string;
+  dpop?: string | string[];
+  method: string;
+  /** The request URL without query and fragment. */
+  htu: string;
+}
 
 export interface AuthenticatorContext {
   /** RFC 9728 metadata URL announced in `WWW-Authenticate: Bearer resource_metadata=...`. */
@@ -42,9 +54,9 @@ function quoted(value: string): string {
   return `"${value.replace(/["\\]/g, '')}"`;
 }
 
-function bearerToken(authorization: string | undefined): string | undefined {
-  const match = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(authorization ?? '');
-  return match?.[1];
+function presentedToken(authorization: string | undefined): { scheme: 'bearer' | 'dpop'; token: string } | undefined {
+  const match = /^(Bearer|DPoP)[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(authorization ?? '');
+  return match ? { scheme: match[1]!.toLowerCase() as 'bearer' | 'dpop', token: match[2]! } : undefined;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -66,10 +78,17 @@ function scopesOf(payload: JWTPayload): string[] {
 export class GatewayAuthenticator {
   #auth: GatewayAuth;
   #jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  #dpop: GatewayDpop | undefined;
 
   constructor(auth: GatewayAuth, private readonly ctx: AuthenticatorContext) {
     this.#auth = auth;
     this.#jwks = this.#makeJwks(auth);
+    this.#dpop = auth.mode === 'jwt' && auth.dpop ? new GatewayDpop(auth.dpop) : undefined;
+  }
+
+  /** The DPoP checker in 'dpop' mode (its record, its nonce). */
+  get dpop(): GatewayDpop | undefined {
+    return this.#dpop;
   }
 
   get auth(): GatewayAuth {
@@ -79,6 +98,7 @@ export class GatewayAuthenticator {
   set(auth: GatewayAuth): void {
     this.#auth = auth;
     this.#jwks = this.#makeJwks(auth);
+    this.#dpop = auth.mode === 'jwt' && auth.dpop ? new GatewayDpop(auth.dpop) : undefined;
   }
 
   #makeJwks(auth: GatewayAuth): ReturnType<typeof createRemoteJWKSet> | undefined {
@@ -86,10 +106,11 @@ export class GatewayAuthenticator {
   }
 
   /** Check the Authorization header, and the scopes demanded by the tools the body calls. */
-  async authenticate(authorization: string | undefined, calledTools: string[]): Promise<AuthOutcome> {
+  async authenticate(presented: PresentedCredentials, calledTools: string[]): Promise<AuthOutcome> {
     const auth = this.#auth;
     if (auth.mode === 'none') return { ok: true };
-    const token = bearerToken(authorization);
+    const credential = presentedToken(presented.authorization);
+    const token = credential?.scheme === 'bearer' || (credential && this.#dpop) ? credential.token : undefined;
     if (auth.mode === 'static') {
       if (token !== undefined && sameSecret(token, auth.token)) {
         return { ok: true, authInfo: { token, clientId: 'static', scopes: [], extra: {} } };
@@ -111,6 +132,8 @@ export class GatewayAuthenticator {
       const description = error instanceof joseErrors.JOSEError || error instanceof Error ? error.message : String(error);
       return this.#unauthorized(auth, 'invalid_token', description);
     }
+    const refusal = await this.#checkBinding(auth, presented, credential!, payload);
+    if (refusal) return refusal;
     const granted = new Set(scopesOf(payload));
     const needed = new Set(auth.requiredScopes ?? []);
     for (const tool of calledTools) {
@@ -170,17 +193,46 @@ export class GatewayAuthenticator {
     return { payload, kind: 'access' };
   }
 
-  #unauthorized(auth: JwtAuth, error: 'invalid_token' | undefined, description: string): AuthOutcome {
-    const params: string[] = [];
-    if (error) params.push(`error=${quoted(error)}`, `error_description=${quoted(description)}`);
-    params.push(`resource_metadata=${quoted(this.ctx.resourceMetadataUrl)}`);
-    if (auth.scopesSupported?.length) params.push(`scope=${quoted(auth.scopesSupported.join(' '))}`);
+  /**
+   * RFC 9449 §7: a DPoP-bound token (cnf.jkt) needs the DPoP scheme and a valid proof, never
+   * Bearer; in 'dpop' mode with requireBound an unbound token is refused too.
+   */
+  async #checkBinding(auth: JwtAuth, presented: PresentedCredentials, credential: { scheme: 'bearer' | 'dpop'; token: string }, payload: JWTPayload): Promise<AuthOutcome | undefined> {
+    const dpop = this.#dpop;
+    if (!dpop) return undefined;
+    const jkt = (payload.cnf as { jkt?: unknown } | undefined)?.jkt;
+    if (credential.scheme === 'bearer') {
+      if (jkt !== undefined) {
+        dpop.record.refusals.push('a DPoP-bound token presented as Bearer');
+        return this.#unauthorized(auth, 'invalid_token', 'this token is DPoP-bound: present it with the DPoP scheme and a proof');
+      }
+      if (dpop.options.requireBound) {
+        dpop.record.refusals.push('an unbound token');
+        return this.#unauthorized(auth, 'invalid_token', 'only DPoP-bound tokens are accepted');
+      }
+      return undefined;
+    }
+    const check = await dpop.check({ proof: presented.dpop, method: presented.method, htu: presented.htu, token: credential.token, jkt, nowS: Math.floor(Date.now() / 1000) });
+    if (check.ok) return undefined;
+    return this.#unauthorized(auth, check.error, check.description, check.nonce);
+  }
+
+  #unauthorized(auth: JwtAuth, error: 'invalid_token' | 'invalid_dpop_proof' | 'use_dpop_nonce' | undefined, description: string, nonce?: string): AuthOutcome {
+    const errorParams = error ? [`error=${quoted(error)}`, `error_description=${quoted(description)}`] : [];
+    const common = [`resource_metadata=${quoted(this.ctx.resourceMetadataUrl)}`];
+    if (auth.scopesSupported?.length) common.push(`scope=${quoted(auth.scopesSupported.join(' '))}`);
+    // RFC 9449 §7.1: the DPoP challenge carries the DPoP errors and the accepted proof algorithms.
+    const dpopError = error === 'invalid_dpop_proof' || error === 'use_dpop_nonce';
+    const challenges: string[] = [];
+    if (!this.#dpop?.options.requireBound) challenges.push(`Bearer ${[...(dpopError ? [] : errorParams), ...common].join(', ')}`);
+    if (this.#dpop) challenges.push(`DPoP ${[...(dpopError || this.#dpop.options.requireBound ? errorParams : []), `algs=${quoted(this.#dpop.algs())}`, ...common].join(', ')}`);
     return {
       ok: false,
       status: 401,
-      wwwAuthenticate: `Bearer ${params.join(', ')}`,
+      wwwAuthenticate: challenges.join(', '),
       error: error ?? 'unauthorized',
       description,
+      ...(nonce ? { headers: { 'DPoP-Nonce': nonce } } : {}),
     };
   }
 }

@@ -14,6 +14,12 @@ export interface LabOptions {
   gateway?: Partial<GatewayOptions>;
   /** Overrides for the gateway's jwt auth in 'oauth' mode (scopesSupported, requiredScopes, toolScopes, acceptIdToken). */
   jwt?: Partial<Omit<JwtAuth, 'mode'>>;
+  /**
+   * Lab mode 'dpop' (RFC 9449): the identity provider binds tokens to the proof key, the gateway
+   * accepts bound tokens only with valid proofs. idpNonce / gatewayNonce: each demands its own nonce;
+   * requireBound: the gateway refuses unbound (Bearer) tokens.
+   */
+  dpop?: { idpNonce?: boolean; gatewayNonce?: boolean; requireBound?: boolean };
 }
 
 export interface Lab {
@@ -50,6 +56,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       port: opts.idpPort ?? opts.idp?.port,
       resource: gateway.url,
       accessTokenTtl: opts.accessTokenTtl ?? opts.idp?.accessTokenTtl,
+      ...(opts.dpop ? { dpop: { requireNonce: opts.dpop.idpNonce === true } } : {}),
     });
   } catch (error) {
     await gateway.close();
@@ -61,6 +68,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     jwksUri: idp.jwksUri,
     audience: gateway.url,
     scopesSupported: LAB_SCOPES_SUPPORTED,
+    ...(opts.dpop ? { dpop: { nonce: opts.dpop.gatewayNonce === true, requireBound: opts.dpop.requireBound === true } } : {}),
     ...opts.jwt,
   });
   return {

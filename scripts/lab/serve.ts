@@ -1,5 +1,5 @@
 /**
- * Run the lab by hand:  node dist/scripts/lab/serve.js [--auth oauth|static|none] [--ttl N] [--legacy-sse]
+ * Run the lab by hand:  node dist/scripts/lab/serve.js [--auth oauth|static|none] [--ttl N] [--legacy-sse] [--dpop] [--dpop-nonce]
  * Prints one JSON line on stdout ({gateway, issuer?, jwksUri?, staticToken?}) and runs until SIGINT/SIGTERM.
  * oidc-provider's console notices are sent to stderr so stdout stays machine-readable.
  */
@@ -15,6 +15,8 @@ async function main(): Promise<void> {
       'gateway-port': { type: 'string' },
       'idp-port': { type: 'string' },
       'static-token': { type: 'string' },
+      dpop: { type: 'boolean', default: false },
+      'dpop-nonce': { type: 'boolean', default: false },
     },
   });
   const auth = values.auth;
@@ -32,6 +34,8 @@ async function main(): Promise<void> {
     gatewayPort: values['gateway-port'] !== undefined ? Number(values['gateway-port']) : undefined,
     idpPort: values['idp-port'] !== undefined ? Number(values['idp-port']) : undefined,
     staticToken: values['static-token'],
+    // Lab mode 'dpop': DPoP-bound tokens; --dpop-nonce adds a nonce demand at the IdP and the gateway.
+    dpop: values.dpop || values['dpop-nonce'] ? { idpNonce: values['dpop-nonce'], gatewayNonce: values['dpop-nonce'] } : undefined,
   };
   // Loaded after the signal handlers are in place (importing oidc-provider takes a moment).
   const { startLab, LAB_STATIC_TOKEN } = await import('./lab.js');

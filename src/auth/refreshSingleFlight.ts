@@ -6,6 +6,7 @@ import { withLock } from '../store/crossProcessLock.js';
 import type { TokenStore } from '../store/tokenStore.js';
 import { clientKeyFor } from './clientAssertion.js';
 import { dropStoredRegistration, loadStoredRegistration } from './clientRegistration.js';
+import { grantDpopOptions } from './dpop/dpopGrant.js';
 import { checkEndpoint, needsInsecureRequests } from './endpointPolicy.js';
 import { oauthErrorCode, toAuthError } from './oauthErrors.js';
 import { buildConfiguration, clientAuthFor } from './oidcConfiguration.js';
@@ -104,7 +105,10 @@ export class Refresher {
     });
     try {
       // RFC 8707 §2.2: repeat the resource so the new access token keeps its audience.
-      const response = await client.refreshTokenGrant(config, current.refreshToken!, current.resource ? { resource: current.resource } : undefined);
+      // RFC 9449 §5: a bound session refreshes with a proof of the same key (for a public client
+      // the refresh token itself is bound to it), so the new tokens keep the binding.
+      const dpop = await grantDpopOptions(config, current.dpop && { key: current.dpop, required: true });
+      const response = await client.refreshTokenGrant(config, current.refreshToken!, current.resource ? { resource: current.resource } : undefined, dpop);
       const next = sessionFromTokenResponse(response, pickContext(current), deps.clock.now(), current);
       registerSessionSecrets(deps.log.redactor, next);
       deps.log.debug('refreshed the access token');
@@ -167,5 +171,6 @@ function pickContext(s: StoredSession): Parameters<typeof sessionFromTokenRespon
     idTokenSigningAlgs: s.idTokenSigningAlgs,
     grant: s.grant,
     bearer: s.bearer,
+    dpop: s.dpop,
   };
 }

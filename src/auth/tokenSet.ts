@@ -1,5 +1,7 @@
+import { unverifiedJwtClaims } from './assertionSource.js';
 import type { Redactor } from '../log/redact.js';
 import { AuthRefusedError } from '../errors.js';
+import { dpopKeySecrets, parseStoredDpopKey, type StoredDpopKey } from './dpop/dpopKey.js';
 
 /** Where a session's client identity came from (MCP authorization spec, "Client Registration Approaches"). */
 export type ClientSource = 'pre-registered' | 'metadata-document' | 'dynamic';
@@ -30,7 +32,10 @@ export interface StoredSession {
   accessToken: string;
   refreshToken?: string;
   idToken?: string;
+  /** 'Bearer', or 'DPoP' when the tokens are bound to `dpop` (RFC 9449 §5: token_type DPoP). */
   tokenType: string;
+  /** The key pair the tokens are bound to (RFC 9449); kept with them, so every bridge of the profile signs with it. */
+  dpop?: StoredDpopKey;
   expiresAt?: number;
   subject?: string;
   email?: string;
@@ -52,8 +57,11 @@ export interface TokenResponseLike {
 /** The session-independent context a token response is stored with. */
 export type SessionContext = Pick<
   StoredSession,
-  'server' | 'resource' | 'issuer' | 'clientId' | 'clientSource' | 'tokenEndpointAuthMethod' | 'tokenEndpoint' | 'revocationEndpoint' | 'idTokenSigningAlgs' | 'grant' | 'bearer'
->;
+  'server' | 'resource' | 'issuer' | 'clientId' | 'clientSource' | 'tokenEndpointAuthMethod' | 'tokenEndpoint' | 'revocationEndpoint' | 'idTokenSigningAlgs' | 'grant' | 'bearer' | 'dpop'
+> & {
+  /** The token request carried a DPoP proof because the user asked (--dpop): a Bearer answer is refused. */
+  dpopRequired?: boolean;
+};
 
 /**
  * Build the stored record from a token response. `previous` (on refresh) supplies what the
@@ -66,19 +74,18 @@ export function sessionFromTokenResponse(
   previous?: StoredSession,
   requestedScope?: string,
 ): StoredSession {
-  // Only bearer tokens are supported; a DPoP-bound token would be refused by every request we make.
-  if (resp.token_type.toLowerCase() !== 'bearer') {
-    throw new AuthRefusedError(`the authorization server issued a "${resp.token_type}" token; only Bearer tokens are supported`, 'unsupported_token_type');
-  }
+  const { dpopRequired, dpop, ...context } = ctx;
+  const bound = checkTokenType(resp.token_type, { dpop, dpopRequired, wasBound: previous?.dpop !== undefined });
   const claims = resp.claims();
   const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
   const session: StoredSession = {
     version: 1,
-    ...ctx,
+    ...context,
     accessToken: resp.access_token,
-    tokenType: 'Bearer',
+    tokenType: bound ? 'DPoP' : 'Bearer',
     obtainedAt: now,
   };
+  if (bound) session.dpop = dpop;
   const scope = resp.scope ?? previous?.scope ?? requestedScope;
   if (scope) session.scope = scope;
   const refreshToken = resp.refresh_token ?? previous?.refreshToken;
@@ -101,13 +108,39 @@ export function sessionFromTokenResponse(
     }
     session.expiresAt = exp * 1000;
   }
-  const subject = str(claims?.sub) ?? previous?.subject;
+  // Who is signed in, for display and the audit log only (never for a decision): the ID token's
+  // claims, else what a JWT access token says (many providers grant no openid scope to an MCP client).
+  const fromAccessToken = claims ? undefined : accessTokenIdentity(resp.access_token);
+  const subject = str(claims?.sub) ?? fromAccessToken?.subject ?? previous?.subject;
   if (subject) session.subject = subject;
-  const email = str(claims?.email) ?? previous?.email;
+  const email = str(claims?.email) ?? fromAccessToken?.email ?? previous?.email;
   if (email) session.email = email;
-  const name = str(claims?.name) ?? previous?.name;
+  const name = str(claims?.name) ?? fromAccessToken?.name ?? previous?.name;
   if (name) session.name = name;
   return dropUndefined(session);
+}
+
+/**
+ * RFC 9449 §5: token_type DPoP means the tokens are bound to the proof's key; Bearer means the
+ * server chose not to bind them (§5: it may). Returns true for bound tokens. A Bearer answer is
+ * refused where the binding was asked for or held before: a bound session never turns Bearer.
+ */
+function checkTokenType(tokenType: string, ctx: { dpop?: StoredDpopKey; dpopRequired?: boolean; wasBound: boolean }): boolean {
+  const type = tokenType.toLowerCase();
+  if (type === 'dpop') {
+    if (!ctx.dpop) throw new AuthRefusedError('the authorization server issued a DPoP-bound token to a request that carried no DPoP proof', 'unsupported_token_type');
+    return true;
+  }
+  if (type !== 'bearer') {
+    throw new AuthRefusedError(`the authorization server issued a "${tokenType}" token; only Bearer and DPoP tokens are supported`, 'unsupported_token_type');
+  }
+  if (ctx.dpop && ctx.wasBound) {
+    throw new AuthRefusedError('the authorization server answered a refresh of DPoP-bound tokens with Bearer tokens; refusing to downgrade (sign in again)', 'dpop_downgrade');
+  }
+  if (ctx.dpop && ctx.dpopRequired) {
+    throw new AuthRefusedError('--dpop: the authorization server issued a Bearer token although the request carried a DPoP proof (it does not bind tokens for this client); sign in without --dpop', 'dpop_not_bound');
+  }
+  return false;
 }
 
 function dropUndefined<T extends object>(o: T): T {
@@ -125,7 +158,11 @@ export function parseStoredSession(value: unknown): StoredSession | undefined {
   if (typeof v.obtainedAt !== 'number') return undefined;
   if (v.clientSource !== 'pre-registered' && v.clientSource !== 'metadata-document' && v.clientSource !== 'dynamic') return undefined;
   if (v.expiresAt !== undefined && typeof v.expiresAt !== 'number') return undefined;
-  return v as StoredSession;
+  // A bound session without its key (or with a damaged one) cannot be used: it would go out as Bearer.
+  const dpop = v.dpop === undefined ? undefined : parseStoredDpopKey(v.dpop);
+  if (v.dpop !== undefined && !dpop) return undefined;
+  if (v.tokenType!.toLowerCase() === 'dpop' && !dpop) return undefined;
+  return (dpop ? { ...v, dpop } : v) as StoredSession;
 }
 
 /** True when the access token expires within skewMs (unknown expiry counts as valid). */
@@ -149,4 +186,18 @@ export function registerSessionSecrets(redactor: Redactor, session: StoredSessio
   redactor.addSecret(session.refreshToken);
   redactor.addSecret(session.idToken);
   redactor.addSecret(session.clientSecret);
+  for (const secret of dpopKeySecrets(session.dpop)) redactor.addSecret(secret);
+}
+
+/**
+ * The user a JWT access token names (RFC 9068 `sub`, or the `username` / `preferred_username` /
+ * `email` claims Cognito, Keycloak and Entra use), decoded without verification: the gateway
+ * verifies it; this is only what `status`, `login` and the audit log show.
+ */
+export function accessTokenIdentity(accessToken: string | undefined): { subject?: string; email?: string; name?: string } | undefined {
+  const c = unverifiedJwtClaims(accessToken);
+  if (!c) return undefined;
+  const s = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
+  const email = s(c.email);
+  return { subject: s(c.sub) ?? s(c.username) ?? s(c.preferred_username) ?? email, email, name: s(c.name) ?? s(c.preferred_username) ?? s(c.username) };
 }

@@ -15,12 +15,16 @@ export interface AuthChallenge {
   token68?: string;
 }
 
-/** The Bearer challenge fields the sign-in flow uses. */
+/** The Bearer (or DPoP, RFC 9449 §7.1) challenge fields the sign-in flow uses. */
 export interface BearerChallenge {
   resourceMetadata?: string;
   scope?: string;
   error?: string;
   errorDescription?: string;
+  /** The algorithms a DPoP challenge lists (`algs`, space-separated), if it lists any. */
+  dpopAlgs?: string[];
+  /** The gateway challenges with DPoP and not with Bearer: it wants DPoP-bound tokens. */
+  dpopOnly?: boolean;
 }
 
 const TCHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
@@ -116,13 +120,24 @@ export function parseWwwAuthenticate(header: string | null | undefined): AuthCha
   return challenges;
 }
 
-/** The first Bearer challenge's parameters, or undefined when the header has none. */
+/**
+ * The parameters of the first Bearer challenge, else of the first DPoP challenge (RFC 9449 §7.1
+ * uses the same resource_metadata, scope and error parameters), or undefined when the header
+ * has neither. A DPoP challenge's `algs` are kept either way.
+ */
 export function parseBearerChallenge(header: string | null | undefined): BearerChallenge | undefined {
-  const bearer = parseWwwAuthenticate(header).find((ch) => ch.scheme === 'bearer');
-  if (!bearer) return undefined;
-  const p = bearer.params;
+  const all = parseWwwAuthenticate(header);
+  const bearer = all.find((ch) => ch.scheme === 'bearer');
+  const dpop = all.find((ch) => ch.scheme === 'dpop');
+  const chosen = bearer ?? dpop;
+  if (!chosen) return undefined;
+  const p = chosen.params;
   const out: BearerChallenge = {};
-  if (p.resource_metadata) out.resourceMetadata = p.resource_metadata;
+  const algs = dpop?.params.algs?.split(/\s+/).filter(Boolean);
+  if (algs?.length) out.dpopAlgs = algs;
+  if (dpop && !bearer) out.dpopOnly = true;
+  const resourceMetadata = p.resource_metadata ?? dpop?.params.resource_metadata;
+  if (resourceMetadata) out.resourceMetadata = resourceMetadata;
   if (p.scope) out.scope = p.scope;
   if (p.error) out.error = p.error;
   if (p.error_description) out.errorDescription = p.error_description;

@@ -6,9 +6,10 @@ import { discoverAuthorizationServer, discoverProtectedResource, type Discovered
 import { sanitizeServerText } from '../auth/oauthErrors.js';
 import type { AuthOptions } from '../auth/options.js';
 import { canonicalServerUrl } from '../auth/profile.js';
-import { bearerToken, isExpired, type StoredSession } from '../auth/tokenSet.js';
+import { DpopRequestAuth } from '../auth/dpop/dpopRequestAuth.js';
+import { isExpired, type StoredSession } from '../auth/tokenSet.js';
 import { parseBearerChallenge, type BearerChallenge } from '../auth/wwwAuthenticate.js';
-import type { Deps } from '../deps.js';
+import type { Clock, Deps } from '../deps.js';
 import { KeybridgeError, UsageError } from '../errors.js';
 import { Logger } from '../log/logger.js';
 import { createProxyFetch, proxyConfigured } from '../remote/proxyHttpClient.js';
@@ -119,7 +120,7 @@ export async function runDoctor(opts: DoctorOptions, deps: Deps): Promise<number
     report({ name: 'stored session', status: 'skip', detail: 'the token store is not usable' });
   }
   if (session && !isExpired(session, deps.clock.now()) && gw.challenge) {
-    report(await checkTokenAccepted(auth.serverUrl, session, fetchFn, opts.requestTimeoutMs));
+    report(await checkTokenAccepted(auth.serverUrl, session, fetchFn, opts.requestTimeoutMs, deps.clock));
   }
 
   report(clockCheck(gw.serverDate, gw.localMidpoint));
@@ -312,21 +313,30 @@ function sessionCheck(session: StoredSession | undefined, server: string, as: Di
 }
 
 /** Does the gateway accept the stored access token? An initialize with it, then the MCP session is ended. */
-async function checkTokenAccepted(url: URL, session: StoredSession, fetchFn: typeof fetch, timeoutMs: number): Promise<DoctorCheck> {
+async function checkTokenAccepted(url: URL, session: StoredSession, fetchFn: typeof fetch, timeoutMs: number, clock: Clock): Promise<DoctorCheck> {
   const name = 'gateway accepts the stored token';
-  const authorization = `Bearer ${bearerToken(session)}`;
-  try {
-    const res = await fetchFn(url.href, {
+  // The headers the bridge sends: Bearer, or DPoP with a fresh proof per request (RFC 9449).
+  const auth = new DpopRequestAuth(clock);
+  const initialize = (): Promise<Response> =>
+    fetchFn(url.href, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization },
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...auth.headersFor(session, { method: 'POST', url }) },
       body: initializeBody(),
       redirect: 'manual',
       signal: AbortSignal.timeout(timeoutMs),
     });
+  try {
+    let res = await initialize();
     await res.body?.cancel().catch(() => undefined);
+    const refusal = { status: res.status, wwwAuthenticate: res.headers.get('www-authenticate'), dpopNonce: res.headers.get('dpop-nonce'), url };
+    if (session.dpop && auth.takeChallenge(refusal, 1, url.origin)) {
+      res = await initialize();
+      await res.body?.cancel().catch(() => undefined);
+    }
     const mcpSession = res.headers.get('mcp-session-id');
     if (mcpSession) {
-      await fetchFn(url.href, { method: 'DELETE', headers: { authorization, 'mcp-session-id': mcpSession }, signal: AbortSignal.timeout(timeoutMs) })
+      const headers = { ...auth.headersFor(session, { method: 'DELETE', url }), 'mcp-session-id': mcpSession };
+      await fetchFn(url.href, { method: 'DELETE', headers, signal: AbortSignal.timeout(timeoutMs) })
         .then((r) => r.body?.cancel())
         .catch(() => undefined);
     }
@@ -340,6 +350,7 @@ async function checkTokenAccepted(url: URL, session: StoredSession, fetchFn: typ
       fix: `run \`mcp-keybridge login --force ${canonicalServerUrl(url)}\`; if it persists, your account may lack access to this gateway`,
     };
   } catch (err) {
+    if (err instanceof KeybridgeError) return { name, status: 'fail', detail: err.message, fix: `run \`mcp-keybridge login --force ${canonicalServerUrl(url)}\`` };
     return { name, status: 'fail', detail: describeNetworkError((err as Error).cause ?? err, url).message, fix: 'check that the gateway is up' };
   }
 }

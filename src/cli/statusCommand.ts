@@ -26,6 +26,10 @@ export interface SessionStatus {
   grant: NonNullable<StoredSession['grant']>;
   /** Which token goes to the gateway. */
   bearer: 'access_token' | 'id_token';
+  /** How the token is presented: as a bearer token, or DPoP-bound (RFC 9449) with a proof per request. */
+  binding: 'bearer' | 'dpop';
+  /** The DPoP key the tokens are bound to: its algorithm and RFC 7638 thumbprint (cnf.jkt), never the key. */
+  dpop: { alg: string; jkt: string } | null;
   subject: string | null;
   email: string | null;
   name: string | null;
@@ -98,6 +102,8 @@ export function sessionStatus(key: string, s: StoredSession, store: TokenStore, 
     clientSource: s.clientSource,
     grant: s.grant ?? 'authorization_code',
     bearer: s.bearer === 'id_token' ? 'id_token' : 'access_token',
+    binding: s.dpop ? 'dpop' : 'bearer',
+    dpop: s.dpop ? { alg: s.dpop.alg, jkt: s.dpop.jkt } : null,
     subject: s.subject ?? null,
     email: s.email ?? null,
     name: s.name ?? null,
@@ -139,6 +145,7 @@ export function sessionLines(st: SessionStatus, now: number): string[] {
     `  - Client: ${st.clientId} (${SOURCE_TEXT[st.clientSource]})`,
     `  - Scopes: ${st.scopes.length ? st.scopes.join(' ') : '(none recorded)'}`,
     `  - ${tokenName}: ${tokenText}`,
+    ...(st.dpop ? [`  - Bearer: dpop (bound to this profile's ${st.dpop.alg} key, jkt ${st.dpop.jkt})`] : []),
     `  - Refresh token: ${st.hasRefreshToken ? 'held' : 'none'}`,
     `  - Stored in: ${st.store.location}`,
   ];

@@ -34,7 +34,9 @@ export async function runToken(opts: TokenOptions, deps: Deps): Promise<number> 
   }
   if (!header || !current || isExpired(current, deps.clock.now())) throw needLogin(`the sign-in for ${server} has expired or was revoked`);
   // Written straight to stdout, not through the logger (which would mask it).
-  deps.stdout.write(`${header.replace(/^Bearer /, '')}\n`);
+  deps.stdout.write(`${header.replace(/^(Bearer|DPoP) /, '')}\n`);
+  // A DPoP-bound token is refused without a proof signed by the key in the keychain (RFC 9449 §7).
+  if (current.dpop) deps.log.warn('this token is DPoP-bound: a server accepts it only with a DPoP proof from this profile\'s key, not as a Bearer header');
   return 0;
 }
 

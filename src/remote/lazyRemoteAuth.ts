@@ -26,21 +26,28 @@ export function lazyRemoteAuth(
     });
     return loading;
   };
+  /** Ask the loaded auth, unless no session can exist; an unusable store means "send nothing". */
+  const ask = async <T>(none: T, call: (auth: RemoteAuth) => Promise<T>): Promise<T> => {
+    if (!loading && opts.mayHaveSession) {
+      hint ??= opts.mayHaveSession().catch(() => true);
+      if (!(await hint)) return none;
+    }
+    try {
+      return await call(await get());
+    } catch (err) {
+      // Only an unusable store is tolerated here; anything else is the request's failure.
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      if (!warned) log.warn(`${err.message} (continuing without a token)`);
+      warned = true;
+      return none;
+    }
+  };
   return {
-    async authorizationHeader(signal) {
-      if (!loading && opts.mayHaveSession) {
-        hint ??= opts.mayHaveSession().catch(() => true);
-        if (!(await hint)) return undefined;
-      }
-      try {
-        return await (await get()).authorizationHeader(signal);
-      } catch (err) {
-        // Only an unusable store is tolerated here; anything else is the request's failure.
-        if (!(err instanceof StoreUnavailableError)) throw err;
-        if (!warned) log.warn(`${err.message} (continuing without a token)`);
-        warned = true;
-        return undefined;
-      }
+    authorizationHeader(signal) {
+      return ask<string | undefined>(undefined, (auth) => auth.authorizationHeader(signal));
+    },
+    requestHeaders(target, signal) {
+      return ask<Record<string, string>>({}, (auth) => auth.requestHeaders(target, signal));
     },
     async handleChallenge(challenge, attempt, signal) {
       return (await get()).handleChallenge(challenge, attempt, signal);

@@ -3,6 +3,7 @@ import type { JsonRpcId, JsonRpcMessage } from '../relay/jsonRpc.js';
 import { prepareMessage } from '../relay/jsonEnvelope.js';
 import { discard, type HttpResponse } from './httpClient.js';
 import { requestFollowingRedirects, type RedirectedResponse } from './redirects.js';
+import { challengeOf } from './remoteAuth.js';
 import { describeNetworkError, httpStatusError, isAuthChallenge } from './remoteErrors.js';
 import type { Outgoing, RemoteTransport, TransportContext } from './remoteTransport.js';
 import { consumeSse, type SseState } from './sseStream.js';
@@ -88,7 +89,7 @@ export class LegacySseTransport implements RemoteTransport {
       res = await this.exchange('GET', this.ctx.url);
       if (isAuthChallenge(res) && this.ctx.auth && res.finalUrl.origin === this.ctx.url.origin) {
         discard(res.body);
-        await this.ctx.auth.handleChallenge({ status: res.status, wwwAuthenticate: first(res.headers['www-authenticate']) }, ++authAttempt, this.abort.signal);
+        await this.ctx.auth.handleChallenge(challengeOf(res), ++authAttempt, this.abort.signal);
         continue;
       }
       break;
@@ -162,7 +163,7 @@ export class LegacySseTransport implements RemoteTransport {
       const res = await this.exchange('POST', url, raw);
       if (isAuthChallenge(res) && this.ctx.auth && res.finalUrl.origin === this.ctx.url.origin) {
         discard(res.body);
-        await this.ctx.auth.handleChallenge({ status: res.status, wwwAuthenticate: first(res.headers['www-authenticate']) }, ++authAttempt, this.abort.signal);
+        await this.ctx.auth.handleChallenge(challengeOf(res), ++authAttempt, this.abort.signal);
         continue;
       }
       if (res.status < 200 || res.status >= 300) throw await httpStatusError(res, url, this.ctx.log.redactor);
@@ -173,10 +174,8 @@ export class LegacySseTransport implements RemoteTransport {
 
   private async exchange(method: 'GET' | 'POST', url: URL, body?: string): Promise<RedirectedResponse> {
     const headers: Record<string, string> = { ...this.ctx.headers };
-    if (this.ctx.auth) {
-      const authorization = await this.ctx.auth.authorizationHeader(this.abort.signal);
-      if (authorization) headers.authorization = authorization;
-    }
+    // Authorization, and a DPoP proof for exactly this method and URL when the tokens are bound.
+    if (this.ctx.auth) Object.assign(headers, await this.ctx.auth.requestHeaders({ method, url }, this.abort.signal));
     if (method === 'POST') headers['content-type'] = 'application/json';
     else headers.accept = 'text/event-stream';
     try {

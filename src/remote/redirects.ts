@@ -31,7 +31,9 @@ export async function requestFollowingRedirects(
     const headers = { ...current.headers };
     if (next.origin !== origin) {
       for (const name of Object.keys(headers)) {
-        if (name.toLowerCase() === 'authorization' || credentialHeaders.includes(name.toLowerCase())) delete headers[name];
+        // A DPoP proof names this origin's URL and hashes the token: it goes with the Authorization header.
+        const lower = name.toLowerCase();
+        if (lower === 'authorization' || lower === 'dpop' || credentialHeaders.includes(lower)) delete headers[name];
       }
     }
     current = { ...current, url: next, headers };

@@ -6,6 +6,7 @@ import { prepareMessage, SMALL_MESSAGE_BYTES } from '../relay/jsonEnvelope.js';
 import { StreamedMessage } from '../relay/streamedMessage.js';
 import { discard, readBytes, type HttpResponse } from './httpClient.js';
 import { requestFollowingRedirects, type RedirectedResponse } from './redirects.js';
+import { challengeOf, type RequestTarget } from './remoteAuth.js';
 import type { Outgoing, RemoteTransport, TransportContext } from './remoteTransport.js';
 import { consumeSse, type LargeDataHandler, type SseState } from './sseStream.js';
 import { readJsonBody } from './jsonBodyReader.js';
@@ -99,7 +100,7 @@ export class StreamableHttpTransport implements RemoteTransport {
         const res = await this.ctx.http.request({
           method: 'DELETE',
           url: this.ctx.url,
-          headers: await this.headers(undefined, signal),
+          headers: await this.headers('DELETE', undefined, signal),
           signal,
         });
         discard(res.body);
@@ -160,7 +161,7 @@ export class StreamableHttpTransport implements RemoteTransport {
         discard(res.body);
         authAttempt++;
         await this.ctx.auth.handleChallenge(
-          { status: res.status, wwwAuthenticate: headerValue(res.headers['www-authenticate']) },
+          challengeOf(res),
           authAttempt,
           this.abort.signal,
         );
@@ -228,7 +229,7 @@ export class StreamableHttpTransport implements RemoteTransport {
     signal: AbortSignal = this.abort.signal,
   ): Promise<RedirectedResponse> {
     if (this.closed) throw new RemoteUnavailableError('the bridge is shutting down', { code: 'closed' });
-    const headers = await this.headers(extra, signal);
+    const headers = await this.headers(method, extra, signal);
     if (method === 'POST') {
       headers['content-type'] = 'application/json';
       headers.accept = 'application/json, text/event-stream';
@@ -246,14 +247,12 @@ export class StreamableHttpTransport implements RemoteTransport {
     }
   }
 
-  private async headers(extra: Record<string, string> | undefined, signal: AbortSignal): Promise<Record<string, string>> {
+  private async headers(method: RequestTarget['method'], extra: Record<string, string> | undefined, signal: AbortSignal): Promise<Record<string, string>> {
     const h: Record<string, string> = { ...this.ctx.headers, ...extra };
     if (this.sessionId) h['mcp-session-id'] = this.sessionId;
     if (this.protocolVersion) h['mcp-protocol-version'] = this.protocolVersion;
-    if (this.ctx.auth) {
-      const authorization = await this.ctx.auth.authorizationHeader(signal);
-      if (authorization) h.authorization = authorization;
-    }
+    // Authorization, and a DPoP proof for exactly this method and URL when the tokens are bound.
+    if (this.ctx.auth) Object.assign(h, await this.ctx.auth.requestHeaders({ method, url: this.ctx.url }, signal));
     return h;
   }
 

@@ -31,7 +31,8 @@ describe('parseWwwAuthenticate', () => {
     const h = 'Basic realm="x", DPoP algs="ES256", Bearer scope="a b", resource_metadata="https://r.example/prm"';
     const all = parseWwwAuthenticate(h);
     expect(all.map((c) => c.scheme)).toEqual(['basic', 'dpop', 'bearer']);
-    expect(parseBearerChallenge(h)).toEqual({ scope: 'a b', resourceMetadata: 'https://r.example/prm' });
+    // Bearer's parameters win; the DPoP challenge (RFC 9449 §7.1) still tells which proof algorithms the gateway takes.
+    expect(parseBearerChallenge(h)).toEqual({ scope: 'a b', resourceMetadata: 'https://r.example/prm', dpopAlgs: ['ES256'] });
   });
 
   it('is case-insensitive for scheme and parameter names; first occurrence wins', () => {

@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { createDpopKey } from '../../src/auth/dpop/dpopGrant.js';
+import { DpopRequestAuth } from '../../src/auth/dpop/dpopRequestAuth.js';
+import type { StoredSession } from '../../src/auth/tokenSet.js';
+import { withTimeout } from './deadline.js';
+import { startGatewayProcess } from './gatewayProcess.js';
+import { withConnection, type PhaseContext } from './phases.js';
+import { percentile } from './stats.js';
+import { echoCall, sequential, warmUp } from './workloads.js';
+
+const SCRIPTED_BROWSER = fileURLToPath(new URL('../lab/scriptedBrowser.js', import.meta.url));
+const LOGIN_TIMEOUT_MS = 60_000;
+const ECHO_TEXT = 'hello with a bound token';
+/** Proofs signed per repetition of the in-process figure. */
+const PROOFS_PER_REP = 2_000;
+
+/** DPoP against Bearer on the same lab: the gateway takes both, so only the binding differs. */
+export interface DpopResults {
+  /** Echo p50 per repetition through a bridge signed in with --no-dpop (Bearer). */
+  bearerP50Ms: number[];
+  /** Echo p50 per repetition through a bridge whose tokens are DPoP-bound (a proof per request). */
+  dpopP50Ms: number[];
+  /** In the bench process: the auth headers of one request, Bearer vs DPoP (the bridge's own code), p50 µs. */
+  bearerHeadersUs: number[];
+  dpopHeadersUs: number[];
+  /** What `status --json` said about each profile (proves each bridge used the binding it claims). */
+  bindings: { bearer?: string; dpop?: string };
+}
+
+/**
+ * The lab in its 'dpop' mode (a gateway that checks every proof with jose), two sign-ins as a user
+ * would (`login --no-dpop` and `login`), then alternating bridges timed on sequential echo calls.
+ * The difference is the whole cost of DPoP per call: the bridge's proof and the gateway's check.
+ * The bridge's part alone is measured in-process with the same module the bridge uses.
+ */
+export async function runDpopPhase(base: Omit<PhaseContext, 'gateway'>): Promise<DpopResults> {
+  const out: DpopResults = { bearerP50Ms: [], dpopP50Ms: [], bearerHeadersUs: [], dpopHeadersUs: [], bindings: {} };
+  const gateway = await startGatewayProcess({ auth: { mode: 'oauth', dpop: true }, startTimeoutMs: 60_000 });
+  const root = await mkdtemp(path.join(tmpdir(), 'kb-bench-dpop-'));
+  try {
+    const profiles = { bearer: ['--no-dpop'], dpop: [] as string[] };
+    const contexts: Record<'bearer' | 'dpop', PhaseContext> = {} as Record<'bearer' | 'dpop', PhaseContext>;
+    for (const kind of ['bearer', 'dpop'] as const) {
+      const env = {
+        MCP_KEYBRIDGE_HOME: path.join(root, `${kind}-home`),
+        BROWSER: `${process.execPath} ${SCRIPTED_BROWSER}`,
+        LAB_BROWSER_LOG: path.join(root, `${kind}-browser.log`),
+      };
+      const flags = ['--token-store', 'file', ...profiles[kind]];
+      await runCli(base.launch.binPath, ['login', gateway.url, ...flags], env, LOGIN_TIMEOUT_MS);
+      const status = JSON.parse(await runCli(base.launch.binPath, ['status', gateway.url, '--json', ...flags], env, 20_000)) as { sessions: { binding?: string }[] };
+      out.bindings[kind] = status.sessions[0]?.binding;
+      contexts[kind] = { ...base, gateway, launch: { ...base.launch, bridgeArgs: [...base.launch.bridgeArgs, ...flags], env: { ...base.launch.env, ...env } } };
+    }
+    if (out.bindings.bearer !== 'bearer' || out.bindings.dpop !== 'dpop') {
+      base.failures.push(`dpop: the profiles are not what they should be (bearer: ${out.bindings.bearer}, dpop: ${out.bindings.dpop})`);
+      return out;
+    }
+    const { counts } = base.opts;
+    for (let rep = 0; rep < base.opts.reps && !base.deadline.expired; rep++) {
+      base.progress(`dpop vs bearer repetition ${rep + 1}/${base.opts.reps}`);
+      const order = rep % 2 === 0 ? (['bearer', 'dpop'] as const) : (['dpop', 'bearer'] as const);
+      for (const kind of order) {
+        await withConnection(contexts[kind], 'bridge', `${kind} repetition ${rep + 1}`, async (conn) => {
+          const call = echoCall(conn.client, ECHO_TEXT);
+          await warmUp(call, counts.echoWarmup, base.deadline);
+          const seq = await sequential(call, counts.tokenEchoSequential, base.deadline);
+          (kind === 'dpop' ? out.dpopP50Ms : out.bearerP50Ms).push(percentile(seq.latenciesMs, 0.5));
+        });
+      }
+      const headers = await headersCost();
+      out.bearerHeadersUs.push(headers.bearer);
+      out.dpopHeadersUs.push(headers.dpop);
+    }
+  } finally {
+    await gateway.close();
+    await rm(root, { recursive: true, force: true });
+  }
+  return out;
+}
+
+/** p50 µs of one request's auth headers, as the bridge computes them, for a Bearer and a DPoP-bound session. */
+async function headersCost(): Promise<{ bearer: number; dpop: number }> {
+  const auth = new DpopRequestAuth({ now: () => Date.now() });
+  const session: StoredSession = {
+    version: 1,
+    server: 'http://127.0.0.1:1/mcp',
+    issuer: 'http://127.0.0.1:2',
+    clientId: 'bench',
+    clientSource: 'dynamic',
+    tokenEndpoint: 'http://127.0.0.1:2/token',
+    accessToken: `eyJ${'a'.repeat(900)}`,
+    tokenType: 'Bearer',
+    obtainedAt: Date.now(),
+  };
+  const bound: StoredSession = { ...session, tokenType: 'DPoP', dpop: await createDpopKey('ES256') };
+  const target = { method: 'POST' as const, url: new URL(session.server) };
+  const time = (s: StoredSession): number => {
+    const samples: number[] = [];
+    for (let i = 0; i < PROOFS_PER_REP; i++) {
+      const t = performance.now();
+      auth.headersFor(s, target);
+      samples.push((performance.now() - t) * 1000);
+    }
+    return percentile(samples, 0.5);
+  };
+  time(bound); // the first proof imports the key
+  return { bearer: time(session), dpop: time(bound) };
+}
+
+/** Run the built CLI to completion (its streams closed); resolves with its stdout, rejects with its stderr when it fails. */
+async function runCli(binPath: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<string> {
+  const childEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !/^(https?_proxy|all_proxy)$/i.test(k)) childEnv[k] = v;
+  }
+  const child = spawn(process.execPath, [binPath, ...args], { env: { ...childEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-2_000)));
+  try {
+    const [code] = (await withTimeout(once(child, 'close'), timeoutMs, `mcp-keybridge ${args[0]}`)) as [number | null];
+    if (code !== 0) throw new Error(`mcp-keybridge ${args.slice(0, 2).join(' ')} exited with ${code}: ${stderr.trim()}`);
+    return stdout;
+  } catch (err) {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw err;
+  }
+}
