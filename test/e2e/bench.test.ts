@@ -54,7 +54,7 @@ const finitePositive = (v: unknown): boolean => typeof v === 'number' && Number.
 
 /** Every figure the report must carry, per gateway and once for the run. */
 const PER_GATEWAY = ['start_ms', 'echo_p50_ms', 'echo_seq_cps', 'echo_conc_cps', 'blob_p50_ms', 'blob_seq_cps', 'blob_conc_cps', 'rss_idle_mib', 'rss_burst_mib', 'big_peak_mib'];
-const SHARED = ['auth_start_file_ms', 'token_echo_p50_ms', 'hook_echo_p50_ms'];
+const SHARED = ['auth_start_file_ms', 'token_echo_p50_ms', 'hook_echo_p50_ms', 'dpop_echo_p50_ms', 'dpop_headers_us'];
 
 describe('npm run bench (smoke)', () => {
   // A smoke test: it proves the bench runs against every gateway and reports every figure. It never
