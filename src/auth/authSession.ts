@@ -4,7 +4,7 @@ import type { Challenge, RemoteAuth, RequestTarget } from '../remote/remoteAuth.
 import { withLock } from '../store/crossProcessLock.js';
 import type { TokenStore } from '../store/tokenStore.js';
 import { raceAbort } from './abortable.js';
-import { authorizationValue, DpopRequestAuth, storedBindingFits } from './dpop/dpopRequestAuth.js';
+import { authorizationValue, dpopRefusalHint, DpopRequestAuth, storedBindingFits } from './dpop/dpopRequestAuth.js';
 import { isMachineGrant, type AuthOptions } from './options.js';
 import { canonicalServerUrl, lockName, profileKeyFor } from './profile.js';
 // Refresh, sign-in, step-up and machine sessions need the OAuth stack (openid-client, oauth4webapi,
@@ -142,7 +142,7 @@ class DefaultAuthSession implements AuthSession {
       if (insufficientScope) throw (await import('./stepUp.js')).stepUpRefused({ server: this.server, granted: held.scope, demanded: bearer.scope });
       const why = insufficientScope ? `it lacks the scope "${bearer.scope ?? '?'}"` : (bearer.errorDescription ?? bearer.error ?? 'HTTP 401');
       throw new AuthRefusedError(
-        `the gateway still refuses the new token from a fresh sign-in (${why}); check that your account may use ${this.server}`,
+        `the gateway still refuses the new token from a fresh sign-in (${why}); check that your account may use ${this.server}${dpopRefusalHint(held, challenge.wwwAuthenticate)}`,
         insufficientScope ? 'insufficient_scope' : 'token_refused',
       );
     }

@@ -138,6 +138,25 @@ describe.skipIf(!hasSessionBus)('DPoP through the built CLI (lab in dpop mode, r
     expect(await (await cliKeychain()).get(profileKey({ server: lab.gateway.url }))).toBeUndefined();
   });
 
+  it('a gateway that does not understand DPoP although its IdP offers it: the refusal says to use --no-dpop, which then works with Bearer', async () => {
+    const lab = await startOAuthLab(cleanups, { idp: { dpop: {} } });
+    const ws = await workspace(cleanups);
+    const bound = startBridge(cleanups, [lab.gateway.url], ws);
+    const c1 = sdkClient(cleanups);
+    const refused = await c1.connect(bound.transport()).then(() => undefined, (e: unknown) => e as Error);
+    expect(refused?.message).toMatch(/--no-dpop/);
+    await c1.close();
+    await bound.exited;
+    const plain = startBridge(cleanups, [lab.gateway.url, '--no-dpop'], ws);
+    const c2 = sdkClient(cleanups);
+    await c2.connect(plain.transport());
+    expect(await whoami(c2)).toMatchObject({ sub: 'alice' });
+    expect((await storedSession(lab))).toMatchObject({ tokenType: 'Bearer' });
+    expect((await storedSession(lab))?.dpop).toBeUndefined();
+    await c2.close();
+    expect(await plain.exited).toBe(0);
+  });
+
   it('five bridges started together sign in once and share one key', async () => {
     const lab = await startOAuthLab(cleanups, { dpop: { gatewayNonce: true, requireBound: true } });
     const ws = await workspace(cleanups);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createDpopKey } from '../../src/auth/dpop/dpopGrant.js';
 import { chooseDpopAlg, jwkThumbprint, parseStoredDpopKey, publicJwkOf, type StoredDpopKey } from '../../src/auth/dpop/dpopKey.js';
 import { DpopProofSigner } from '../../src/auth/dpop/dpopProofSigner.js';
-import { authorizationValue, DpopRequestAuth, storedBindingFits } from '../../src/auth/dpop/dpopRequestAuth.js';
+import { authorizationValue, dpopRefusalHint, DpopRequestAuth, storedBindingFits } from '../../src/auth/dpop/dpopRequestAuth.js';
 import { parseStoredSession, sessionFromTokenResponse, type SessionContext, type StoredSession } from '../../src/auth/tokenSet.js';
 import { parseBearerChallenge } from '../../src/auth/wwwAuthenticate.js';
 import { AuthRefusedError } from '../../src/errors.js';
@@ -177,5 +177,14 @@ describe('token responses and DPoP (RFC 9449 §5)', () => {
     const bound = JSON.parse(JSON.stringify(sessionFromTokenResponse(resp('DPoP'), { ...ctx, dpop: key }, NOW))) as Record<string, unknown>;
     expect(parseStoredSession({ ...bound, dpop: undefined })).toBeUndefined();
     expect(parseStoredSession({ ...bound, dpop: { ...key, jkt: 'x' } })).toBeUndefined();
+  });
+});
+
+describe('DPoP refusal hint', () => {
+  it('suggests --no-dpop only for a bound session refused by a gateway that does not speak DPoP', async () => {
+    const bound = session({ dpop: await createDpopKey('ES256'), tokenType: 'DPoP' });
+    expect(dpopRefusalHint(bound, 'Bearer error="invalid_token"')).toMatch(/--no-dpop/);
+    expect(dpopRefusalHint(bound, 'Bearer error="invalid_token", DPoP algs="ES256"')).toBe('');
+    expect(dpopRefusalHint(session(), 'Bearer error="invalid_token"')).toBe('');
   });
 });

@@ -87,3 +87,13 @@ export function storedBindingFits(mode: 'auto' | 'require' | 'off' | undefined, 
   if (mode === 'require') return session.dpop !== undefined;
   return true;
 }
+
+/**
+ * What to add when a gateway keeps refusing DPoP-bound tokens without asking for DPoP at all:
+ * its authorization server offers DPoP, but it may not understand it (RFC 9449 §7.1 challenges).
+ */
+export function dpopRefusalHint(session: StoredSession | undefined, wwwAuthenticate: string | null): string {
+  if (!session?.dpop) return '';
+  if (parseWwwAuthenticate(wwwAuthenticate).some((c) => c.scheme === 'dpop')) return '';
+  return '; the tokens are DPoP-bound because the authorization server offers DPoP, and the gateway does not ask for DPoP: if it does not support it, sign in with --no-dpop';
+}
