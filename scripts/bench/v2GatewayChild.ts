@@ -33,14 +33,18 @@ function benchServer(): McpServer {
 
 const handler = createMcpHandler(() => benchServer(), { onerror: (err) => process.stderr.write(`v2 gateway: ${err.message}\n`) });
 
-async function toRequest(req: IncomingMessage, origin: string): Promise<Request> {
+async function toRequest(req: IncomingMessage, res: ServerResponse, origin: string): Promise<Request> {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (Array.isArray(value)) for (const v of value) headers.append(name, v);
     else if (value !== undefined) headers.set(name, value);
   }
+  // The client went away before the answer was complete (a kept-alive socket serves many requests:
+  // listen on this response, not on the socket).
   const abort = new AbortController();
-  req.socket.once('close', () => abort.abort());
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
   let body: Uint8Array<ArrayBuffer> | undefined;
   if (hasBody) {
@@ -56,7 +60,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, origin: string):
     res.writeHead(404).end();
     return;
   }
-  const response = await handler.fetch(await toRequest(req, origin));
+  const response = await handler.fetch(await toRequest(req, res, origin));
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     headers[name] = name === 'set-cookie' ? response.headers.getSetCookie() : value;
@@ -71,7 +75,8 @@ async function serve(req: IncomingMessage, res: ServerResponse, origin: string):
 
 const server = createServer((req, res) => {
   serve(req, res, origin).catch((err: unknown) => {
-    process.stderr.write(`v2 gateway: ${(err as Error).message}\n`);
+    // A client that stops reading once it has its answer is not a gateway failure.
+    if ((err as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') process.stderr.write(`v2 gateway: ${(err as Error).message}\n`);
     if (!res.headersSent) res.writeHead(500).end();
     else res.destroy();
   });
