@@ -6,7 +6,7 @@ import { withLock } from '../store/crossProcessLock.js';
 import type { TokenStore } from '../store/tokenStore.js';
 import { clientKeyFor } from './clientAssertion.js';
 import { dropStoredRegistration, loadStoredRegistration } from './clientRegistration.js';
-import { grantDpopOptions } from './dpop/dpopGrant.js';
+import { DpopHandleCache } from './dpop/dpopGrant.js';
 import { checkEndpoint, needsInsecureRequests } from './endpointPolicy.js';
 import { oauthErrorCode, toAuthError } from './oauthErrors.js';
 import { buildConfiguration, clientAuthFor } from './oidcConfiguration.js';
@@ -39,6 +39,8 @@ export interface RefresherContext {
  */
 export class Refresher {
   private inflight: Promise<StoredSession> | undefined;
+  /** The DPoP handle of the session's key, kept so the authorization server's nonce carries over. */
+  private readonly dpop = new DpopHandleCache();
 
   constructor(private readonly ctx: RefresherContext) {}
 
@@ -107,7 +109,7 @@ export class Refresher {
       // RFC 8707 §2.2: repeat the resource so the new access token keeps its audience.
       // RFC 9449 §5: a bound session refreshes with a proof of the same key (for a public client
       // the refresh token itself is bound to it), so the new tokens keep the binding.
-      const dpop = await grantDpopOptions(config, current.dpop && { key: current.dpop, required: true });
+      const dpop = await this.dpop.optionsFor(config, current.dpop && { key: current.dpop, required: true });
       const response = await client.refreshTokenGrant(config, current.refreshToken!, current.resource ? { resource: current.resource } : undefined, dpop);
       const next = sessionFromTokenResponse(response, pickContext(current), deps.clock.now(), current);
       registerSessionSecrets(deps.log.redactor, next);

@@ -117,6 +117,14 @@ describe.skipIf(!hasSessionBus)('DPoP through the built CLI (lab in dpop mode, r
     expect(refreshed.accessToken).not.toBe(held.accessToken);
     expect(refreshed.dpop).toEqual(held.dpop);
     expect((jwtClaims(refreshed.accessToken).cnf as { jkt?: string }).jkt).toBe(held.dpop!.jkt);
+    // The next refresh sends the nonce the IdP gave the last one: no use_dpop_nonce round trip.
+    const refreshes = () => lab.idp.record.tokenRequests.filter((r) => r.grant_type === 'refresh_token').length;
+    const [refreshesBefore, idpChallengesBefore] = [refreshes(), lab.idp.record.dpopNonceChallenges];
+    const exp2 = jwtClaims(refreshed.accessToken).exp as number;
+    await waitUntil('the refreshed access token to expire', () => Date.now() > (exp2 + 1) * 1000, 20_000);
+    expect(await whoami(client)).toMatchObject({ sub: 'alice' });
+    expect(refreshes()).toBe(refreshesBefore + 1);
+    expect(lab.idp.record.dpopNonceChallenges).toBe(idpChallengesBefore);
     expect(launches(ws)).toHaveLength(1);
     await client.close();
     expect(await bridge.exited).toBe(0);

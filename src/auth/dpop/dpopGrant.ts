@@ -95,3 +95,25 @@ export async function grantDpopOptions(config: client.Configuration, binding: Dp
   };
   return { DPoP: client.getDPoPHandle(config, { privateKey, publicKey } as client.CryptoKeyPair, remap) };
 }
+
+/**
+ * One DPoP handle per key for a long-lived owner (the refresher of a session), so the nonce the
+ * authorization server gave for the last refresh goes with the next one instead of costing a
+ * `use_dpop_nonce` round trip each time (openid-client keeps nonces per origin in its handle).
+ */
+export class DpopHandleCache {
+  private held: { jkt: string; options: Promise<client.DPoPOptions | undefined> } | undefined;
+
+  /** The DPoP options for this binding: the cached handle when the key is the same. */
+  optionsFor(config: client.Configuration, binding: DpopBinding | undefined): Promise<client.DPoPOptions | undefined> {
+    if (!binding) return Promise.resolve(undefined);
+    if (this.held?.jkt !== binding.key.jkt) {
+      const held = { jkt: binding.key.jkt, options: grantDpopOptions(config, binding) };
+      held.options.catch(() => {
+        if (this.held === held) this.held = undefined;
+      });
+      this.held = held;
+    }
+    return this.held.options;
+  }
+}
