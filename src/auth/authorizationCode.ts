@@ -4,7 +4,7 @@ import { validateBrowserUrl } from './browser.js';
 import type { CallbackServer } from './callbackServer.js';
 import { grantDpopOptions, type DpopBinding } from './dpop/dpopGrant.js';
 import { toAuthError } from './oauthErrors.js';
-import { promptFor } from './offlineAccess.js';
+import { isOpenIdProvider, promptFor } from './offlineAccess.js';
 import { validateAuthorizeParams, type AuthOptions } from './options.js';
 import { canonicalServerUrl } from './profile.js';
 
@@ -72,7 +72,7 @@ export async function runAuthorizationCodeFlow(input: AuthorizationCodeInput): P
   };
   if (input.scope) params.scope = input.scope;
   if (input.resource) params.resource = input.resource;
-  const prompt = promptFor(input.scope, params.prompt);
+  const prompt = promptFor(input.scope, params.prompt, isOpenIdProvider(config.serverMetadata()));
   if (prompt) params.prompt = prompt;
   const dpop = await grantDpopOptions(config, input.dpop, config.serverMetadata().dpop_signing_alg_values_supported);
   // RFC 9449 §10: bind the code to the key, so only the holder of the key can redeem it (with

@@ -44,7 +44,7 @@ export function toAuthError(err: unknown, what: string): KeybridgeError {
   if (err instanceof client.ClientError && err.cause instanceof KeybridgeError) return err.cause;
   if (err instanceof client.ResponseBodyError) {
     const desc = err.error_description ? `: ${sanitizeServerText(err.error_description)}` : '';
-    return new AuthRefusedError(`${what}: the authorization server answered ${sanitizeServerText(err.error, 60)}${desc}`, `oauth_${err.error}`, err);
+    return new AuthRefusedError(`${what}: the authorization server answered HTTP ${err.status} ${sanitizeServerText(err.error, 60)}${desc}`, `oauth_${err.error}`, err);
   }
   if (err instanceof client.AuthorizationResponseError) {
     const desc = err.error_description ? `: ${sanitizeServerText(err.error_description)}` : '';
@@ -77,8 +77,11 @@ export function toAuthError(err: unknown, what: string): KeybridgeError {
           cause: err,
         });
       }
-      default:
-        return new AuthRefusedError(`${what}: ${err.message}`, 'oauth_client_error', err);
+      default: {
+        // e.g. a 401 with an empty body where JSON was expected: the status is what explains it.
+        const status = err.cause instanceof Response ? ` (HTTP ${err.cause.status} from the authorization server${err.cause.status === 401 ? ': it refused this client\'s authentication' : ''})` : '';
+        return new AuthRefusedError(`${what}: ${err.message}${status}`, 'oauth_client_error', err);
+      }
     }
   }
   if (isAbort(err)) return new AuthRequiredError(`${what}: timed out or cancelled`, 'auth_cancelled', err);

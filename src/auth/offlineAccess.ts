@@ -23,15 +23,20 @@ export function withOfflineAccess(scope: string | undefined, asScopesSupported: 
   return [...list, OFFLINE_ACCESS].join(' ');
 }
 
+/** True when the authorization server is an OpenID provider (its metadata says so). */
+export function isOpenIdProvider(metadata: { scopes_supported?: readonly string[]; id_token_signing_alg_values_supported?: readonly string[] }): boolean {
+  return (Array.isArray(metadata.scopes_supported) && metadata.scopes_supported.includes('openid')) || Array.isArray(metadata.id_token_signing_alg_values_supported);
+}
+
 /**
- * The `prompt` to send with an authorization request for this scope. OIDC Core §11: an OpenID
- * request (scope openid) for offline_access MUST carry prompt=consent, or the provider ignores
- * offline_access (oidc-provider enforces this). The user's own prompt is kept and consent added;
- * prompt=none cannot be combined with anything (OIDC Core §3.1.2.1), so it is left alone.
+ * The `prompt` to send with an authorization request for this scope. OIDC Core §11: a request for
+ * offline_access MUST carry prompt=consent, or the provider ignores offline_access — and OpenID
+ * providers apply that to every request they serve (oidc-provider drops offline_access without
+ * it, with or without `openid` in the scope). A plain OAuth server is not sent it. The user's own
+ * prompt is kept and consent added; prompt=none cannot be combined (OIDC Core §3.1.2.1).
  */
-export function promptFor(scope: string | undefined, userPrompt: string | undefined): string | undefined {
-  const list = scopes(scope);
-  if (!list.includes(OFFLINE_ACCESS) || !list.includes('openid')) return userPrompt;
+export function promptFor(scope: string | undefined, userPrompt: string | undefined, openIdProvider: boolean): string | undefined {
+  if (!openIdProvider || !scopes(scope).includes(OFFLINE_ACCESS)) return userPrompt;
   const prompts = scopes(userPrompt);
   if (prompts.includes('none') || prompts.includes('consent')) return userPrompt;
   return [...prompts, 'consent'].join(' ');

@@ -81,7 +81,10 @@ async function confirm(question: string, deps: Deps): Promise<boolean> {
   }
 }
 
-/** Every entry of the token store, the token file, lock files and logs under the config dir. */
+/** src/store/keychainIndex.ts's file name, one per keychain service. */
+const KEYCHAIN_INDEX_FILE = /^keychain-[A-Za-z0-9._-]+\.keys\.json$/;
+
+/** Every entry of the token store, the token file, the keychain index, lock files and logs under the config dir. */
 async function planEverything(storeKind: StoreKind, deps: Deps, problems: string[]): Promise<Removal[]> {
   const plan: Removal[] = [];
   const dir = configDir(deps.env, deps.platform, deps.homeDir);
@@ -110,6 +113,8 @@ async function planEverything(storeKind: StoreKind, deps: Deps, problems: string
     const logs = path.join(dir, 'logs');
     plan.push({ what: `logs ${logs}`, remove: async () => (await rm(logs, { recursive: true, force: true }), true) });
   }
+  // The keychain key-name index (names only, a start-up hint): after the entries it names.
+  for (const name of names.filter((n) => KEYCHAIN_INDEX_FILE.test(n))) plan.push(fileRemoval(path.join(dir, name), `keychain key-name index ${path.join(dir, name)}`));
   // Lock files last: removing token file entries above takes the file store's lock.
   const locks = lockDir(deps.env, deps.platform, deps.homeDir);
   const lockFiles = (await listDir(locks)).filter((n) => OUR_LOCK_FILE.test(n));

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { accountFor, DIGEST_ACCOUNT_PREFIX, isDigestAccount, logicalKeyOf } from './keychainAccount.js';
 import type { AsyncEntry, EntryOptions } from '@napi-rs/keyring';
 import type { Clock } from '../deps.js';
 import { StoreUnavailableError } from '../errors.js';
@@ -93,9 +94,10 @@ export class KeychainStore implements TokenStore {
    */
   async get<T = unknown>(key: string): Promise<T | undefined> {
     checkKey(key);
+    const account = accountFor(key);
     return this.run(`read ${this.describe(key)}`, async (signal) => {
       for (let attempt = 1; ; attempt += 1) {
-        const read = await this.readOnce(key, signal);
+        const read = await this.readOnce(key, account, signal);
         if (read.torn === undefined) return read.text === undefined ? undefined : this.decode<T>(key, read.text);
         if (attempt >= TORN_READ_ATTEMPTS) throw this.corrupt(key, read.torn);
         await sleep(TORN_READ_PAUSE_MS * attempt, signal);
@@ -104,8 +106,8 @@ export class KeychainStore implements TokenStore {
   }
 
   /** One pass over manifest and parts: the joined text, nothing stored, or why it does not add up. */
-  private async readOnce(key: string, signal: AbortSignal): Promise<{ text?: string; torn?: string }> {
-    const manifestText = await this.read(key, signal);
+  private async readOnce(key: string, account: string, signal: AbortSignal): Promise<{ text?: string; torn?: string }> {
+    const manifestText = await this.read(account, signal);
     if (manifestText === null) return {};
     const manifest = parseManifest(manifestText);
     // The manifest is one entry written in one call: unreadable is corrupt, not torn.
@@ -117,7 +119,7 @@ export class KeychainStore implements TokenStore {
     }
     const parts: string[] = [];
     for (let index = 0; index < manifest.parts; index += 1) {
-      const part = await this.read(partAccount(key, index), signal);
+      const part = await this.read(partAccount(account, index), signal);
       if (part === null) return { torn: `part ${index} of ${manifest.parts} is missing` };
       parts.push(part);
     }
@@ -149,17 +151,19 @@ export class KeychainStore implements TokenStore {
         'store_too_large',
       );
     }
+    const account = accountFor(key);
     await this.run(`write ${this.describe(key)}`, async (signal) => {
-      const previous = await this.readManifestLeniently(key, signal);
-      for (const [index, part] of parts.entries()) await this.write(partAccount(key, index), part, signal);
-      const manifest: PartsManifest = inline
+      const previous = await this.readManifestLeniently(account, signal);
+      for (const [index, part] of parts.entries()) await this.write(partAccount(account, index), part, signal);
+      const manifest: PartsManifest & { key?: string } = inline
         ? { v: MANIFEST_VERSION, parts: 0, sha256: sha256Hex(text), inline: text }
         : { v: MANIFEST_VERSION, parts: parts.length, sha256: sha256Hex(text) };
-      await this.write(key, JSON.stringify(manifest), signal);
+      if (account !== key) manifest.key = key;
+      await this.write(account, JSON.stringify(manifest), signal);
       // Parts exist only after a parts-layout value: an inline value replacing an inline (or no)
       // value is the single write above.
       if (!(inline && (previous === undefined || previous.inline !== undefined))) {
-        await this.deleteParts(key, parts.length, previous?.parts ?? 0, signal);
+        await this.deleteParts(account, parts.length, previous?.parts ?? 0, signal);
       }
     });
     await this.index?.update(key, true);
@@ -168,10 +172,11 @@ export class KeychainStore implements TokenStore {
   /** Delete the manifest first (so a half-finished delete reads as absent), then every part. */
   async delete(key: string): Promise<boolean> {
     checkKey(key);
+    const account = accountFor(key);
     return this.run(`delete ${this.describe(key)}`, async (signal) => {
-      const previous = await this.readManifestLeniently(key, signal);
-      const hadManifest = await this.remove(key, signal);
-      const hadParts = await this.deleteParts(key, 0, previous?.parts ?? 0, signal);
+      const previous = await this.readManifestLeniently(account, signal);
+      const hadManifest = await this.remove(account, signal);
+      const hadParts = await this.deleteParts(account, 0, previous?.parts ?? 0, signal);
       return hadManifest || hadParts;
     }).finally(() => this.index?.update(key, false));
   }
@@ -180,7 +185,10 @@ export class KeychainStore implements TokenStore {
   async list(): Promise<string[]> {
     return this.run(`list the entries of service ${this.service}`, async (signal) => {
       const credentials = await this.keyring.findCredentialsAsync(this.service, null, signal);
-      const keys = credentials.map((c) => c.account).filter((account) => !isReservedAccount(account));
+      const keys = credentials
+        .filter((c) => !isReservedAccount(c.account))
+        .map((c) => logicalKeyOf(c.account, c.password))
+        .filter((k): k is string => k !== undefined);
       return [...new Set(keys)].sort();
     });
   }
@@ -202,16 +210,16 @@ export class KeychainStore implements TokenStore {
     });
   }
 
-  private async readManifestLeniently(key: string, signal: AbortSignal): Promise<PartsManifest | undefined> {
-    const text = await this.read(key, signal);
+  private async readManifestLeniently(account: string, signal: AbortSignal): Promise<PartsManifest | undefined> {
+    const text = await this.read(account, signal);
     return text === null ? undefined : parseManifest(text);
   }
 
   /** Delete parts from index `from` on: at least up to `knownCount`, then until one is absent (leftovers of an interrupted write). */
-  private async deleteParts(key: string, from: number, knownCount: number, signal: AbortSignal): Promise<boolean> {
+  private async deleteParts(account: string, from: number, knownCount: number, signal: AbortSignal): Promise<boolean> {
     let removedAny = false;
     for (let index = from; index < MAX_PARTS; index += 1) {
-      const removed = await this.remove(partAccount(key, index), signal);
+      const removed = await this.remove(partAccount(account, index), signal);
       removedAny ||= removed;
       if (!removed && index >= knownCount) break;
     }
@@ -265,10 +273,13 @@ export class KeychainStore implements TokenStore {
   }
 }
 
+/** A sanity bound on logical keys (they are profile descriptions, not data); long ones are digested. */
+const KEY_MAX_CHARS = 8_192;
+
 function checkKey(key: string): void {
-  if (key === '' || key.length > 200 || isReservedAccount(key)) {
+  if (key === '' || key.length > KEY_MAX_CHARS || isReservedAccount(key) || isDigestAccount(key)) {
     throw new StoreUnavailableError(
-      `Invalid token store key ${JSON.stringify(key.slice(0, 80))}: keys must be 1–200 characters and must not end in "#part<N>" or "#probe".`,
+      `Invalid token store key ${JSON.stringify(key.slice(0, 80))}: keys must be 1–${KEY_MAX_CHARS} characters, must not start with "${DIGEST_ACCOUNT_PREFIX}" and must not end in "#part<N>" or "#probe".`,
       'store_bad_key',
     );
   }

@@ -3,7 +3,7 @@ import { unverifiedJwtClaims } from '../../src/auth/assertionSource.js';
 import { basicCredentials } from '../../src/auth/clientSecretBasic.js';
 import { registrationAuthMethod } from '../../src/auth/clientRegistration.js';
 import { resourceCovers } from '../../src/auth/discovery.js';
-import { promptFor, withOfflineAccess } from '../../src/auth/offlineAccess.js';
+import { isOpenIdProvider, promptFor, withOfflineAccess } from '../../src/auth/offlineAccess.js';
 import { normaliseRegistrationResponse } from '../../src/auth/registrationResponse.js';
 import { AuthRefusedError } from '../../src/errors.js';
 import { judge, parseScenarioList } from '../../scripts/conformance/outcome.js';
@@ -80,12 +80,16 @@ describe('offline_access (SEP-2207)', () => {
     expect(withOfflineAccess('offline_access a', ['offline_access'])).toBe('offline_access a');
   });
 
-  it('asks for consent on an OpenID request for offline access (OIDC Core §11), keeping the user prompt', () => {
-    expect(promptFor('openid offline_access', undefined)).toBe('consent');
-    expect(promptFor('openid offline_access', 'login')).toBe('login consent');
-    expect(promptFor('openid offline_access', 'none')).toBe('none');
-    expect(promptFor('mcp:tools offline_access', undefined)).toBeUndefined();
-    expect(promptFor('openid mcp:tools', 'login')).toBe('login');
+  it('asks an OpenID provider for consent with offline access (OIDC Core §11), keeping the user prompt', () => {
+    expect(promptFor('openid offline_access', undefined, true)).toBe('consent');
+    expect(promptFor('mcp:tools offline_access', undefined, true)).toBe('consent');
+    expect(promptFor('openid offline_access', 'login', true)).toBe('login consent');
+    expect(promptFor('openid offline_access', 'none', true)).toBe('none');
+    expect(promptFor('mcp:tools offline_access', undefined, false)).toBeUndefined();
+    expect(promptFor('openid mcp:tools', 'login', true)).toBe('login');
+    expect(isOpenIdProvider({ scopes_supported: ['openid'] })).toBe(true);
+    expect(isOpenIdProvider({ id_token_signing_alg_values_supported: ['RS256'] })).toBe(true);
+    expect(isOpenIdProvider({ scopes_supported: ['mcp:basic', 'offline_access'] })).toBe(false);
   });
 });
 
