@@ -33,6 +33,7 @@ export function addBridgeOptions(cmd: Command): Command {
     .option('--allow-http', 'allow plain http to a non-loopback gateway or identity provider (unsafe)')
     .option('--connect-timeout <seconds>', 'TCP/TLS connect deadline', '10')
     .option('--request-timeout <seconds>', 'deadline for the gateway to start answering a request', '120')
+    .option('--max-message-size <MiB>', 'largest message from the gateway relayed to the IDE; a larger one fails its request', '64')
     .option('--debug', 'more detail on stderr (secrets are always masked)');
 }
 
@@ -46,6 +47,7 @@ interface RawBridgeFlags extends RawProfileFlags, RawPolicyFlags {
   allowHttp?: boolean;
   connectTimeout: string;
   requestTimeout: string;
+  maxMessageSize: string;
   debug?: boolean;
 }
 
@@ -76,6 +78,7 @@ export async function runBridgeCommand(url: string, rawOpts: Record<string, unkn
     headers,
     connectTimeoutMs: seconds(flags.connectTimeout, '--connect-timeout'),
     requestTimeoutMs: seconds(flags.requestTimeout, '--request-timeout'),
+    maxMessageBytes: mebibytes(flags.maxMessageSize, '--max-message-size'),
     auth: lazyRemoteAuth(async () => {
       session = (await openAuthSession(auth, storeKind, deps, { signal: shutdown.signal, probe: false })).session;
       return session;
@@ -92,6 +95,12 @@ export async function runBridgeCommand(url: string, rawOpts: Record<string, unkn
     shutdown.abort();
     await policy?.close();
   }
+}
+
+function mebibytes(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 4096) throw new UsageError(`${flag} takes a whole number of MiB from 1 to 4096, got "${value}"`);
+  return n * 1024 * 1024;
 }
 
 function seconds(value: string, flag: string): number {
