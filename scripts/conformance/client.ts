@@ -54,6 +54,12 @@ async function actAsTheUser(client: Client, scenario: string): Promise<void> {
     await client.callTool({ name: 'json_schema_echo', arguments: { schema: focal.inputSchema } });
     return;
   }
+  // A scenario that states which calls the user asks for (MCP_CONFORMANCE_CONTEXT.toolCalls): those.
+  const asked = requestedToolCalls(process.env.MCP_CONFORMANCE_CONTEXT);
+  if (asked) {
+    for (const call of asked.slice(0, 20)) await client.callTool(call);
+    return;
+  }
   // Every listed tool once (bounded), as a user trying each of them would.
   for (const tool of tools.slice(0, 20)) {
     try {
@@ -65,6 +71,14 @@ async function actAsTheUser(client: Client, scenario: string): Promise<void> {
       throw error;
     }
   }
+}
+
+/** The tool calls a scenario's context asks for, if it names any. */
+function requestedToolCalls(raw: string | undefined): { name: string; arguments: Record<string, unknown> }[] | undefined {
+  if (!raw) return undefined;
+  const calls = (JSON.parse(raw) as { toolCalls?: unknown }).toolCalls;
+  if (!Array.isArray(calls)) return undefined;
+  return calls.filter((c): c is { name: string; arguments: Record<string, unknown> } => typeof c?.name === 'string');
 }
 
 async function run(serverUrl: string): Promise<void> {

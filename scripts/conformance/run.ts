@@ -96,6 +96,11 @@ async function runScenario(node: string, suite: Suite, scenario: string, opts: O
   const args = [suite.cli, 'client', '--command', command, '--scenario', scenario, '--timeout', String(opts.timeoutMs - 20_000), '-o', dir];
   const r = await runProcess(node, args, opts.timeoutMs);
   writeFileSync(path.join(dir, 'runner-output.txt'), r.out);
+  if (r.code !== 0) {
+    // A failed CI run shows why without its results directory: the bridge's own lines and the checks.
+    const lines = r.out.split('\n').filter((l) => /mcp-keybridge|conformance client|FAILURE|WARNING/.test(l));
+    process.stderr.write(`--- ${suite.version} ${scenario} (exit ${r.code})\n${lines.slice(-30).join('\n')}\n---\n`);
+  }
   let checks: unknown[] = [];
   const found = findFile(dir, 'checks.json');
   if (found) checks = JSON.parse(readFileSync(found, 'utf8')) as unknown[];
