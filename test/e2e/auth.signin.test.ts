@@ -105,8 +105,10 @@ describe('sign-in against the lab (oidc-provider + SDK gateway)', () => {
     expect(auth.code_challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(auth.resource).toBe(l.gateway.url);
     expect(auth.state).toBeTruthy();
-    // No --scope: the 401 challenge's scope wins over scopes_supported.
-    expect(auth.scope).toBe('mcp:tools');
+    // No --scope: the 401 challenge's scope wins over scopes_supported; offline_access is added
+    // because the authorization server lists it (SEP-2207), with the consent OIDC Core §11 asks for.
+    expect(auth.scope).toBe('mcp:tools offline_access');
+    expect(auth.prompt).toBe('consent');
     const token = l.idp.record.tokenRequests.at(-1)!;
     expect(token.grant_type).toBe('authorization_code');
     expect(token.code_verifier).toMatch(/^[A-Za-z0-9_-]{43,128}$/);
@@ -121,7 +123,7 @@ describe('sign-in against the lab (oidc-provider + SDK gateway)', () => {
 
     const withOption = createAuthSession({ options: options(l.gateway.url, { scope: 'openid email mcp:tools' }), deps: makeDeps().deps, store: new MemoryStore(), lockDir });
     await requestWithAuth(withOption, l.gateway.url);
-    expect(l.idp.record.authorizationRequests.at(-1)!.scope).toBe('openid email mcp:tools');
+    expect(l.idp.record.authorizationRequests.at(-1)!.scope).toBe('openid email mcp:tools offline_access');
     // openid was asked for: the ID token's claims name the user.
     const withId = await withOption.currentSession();
     expect(withId?.subject).toBe('alice');
@@ -129,12 +131,12 @@ describe('sign-in against the lab (oidc-provider + SDK gateway)', () => {
 
     const challenge = createAuthSession({ options: options(l.gateway.url), deps: makeDeps().deps, store: new MemoryStore(), lockDir });
     await challenge.handleChallenge({ status: 401, wwwAuthenticate: 'Bearer scope="mcp:admin"' }, 1);
-    expect(l.idp.record.authorizationRequests.at(-1)!.scope).toBe('mcp:admin');
+    expect(l.idp.record.authorizationRequests.at(-1)!.scope).toBe('mcp:admin offline_access');
 
     // No challenge at all (login command): the resource metadata's scopes_supported.
     const fromMetadata = createAuthSession({ options: options(l.gateway.url), deps: makeDeps().deps, store: new MemoryStore(), lockDir });
     await fromMetadata.signIn();
-    expect(l.idp.record.authorizationRequests.at(-1)!.scope).toBe('mcp:tools');
+    expect(l.idp.record.authorizationRequests.at(-1)!.scope).toBe('mcp:tools offline_access');
   });
 
   it('refreshes an expiring token (with resource) and the gateway accepts the new one', async () => {

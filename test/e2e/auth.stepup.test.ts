@@ -24,6 +24,8 @@ afterEach(async () => {
 });
 
 const scopesOf = (s: string | undefined): string[] => (s ?? '').split(' ').filter(Boolean).sort();
+/** The scopes of the resource, without the authorization server's offline_access (SEP-2207). */
+const resourceScopes = (s: string | undefined): string[] => scopesOf(s).filter((x) => x !== 'offline_access');
 
 describe('step-up on 403 insufficient_scope (built CLI, lab gateway)', () => {
   it('re-authorizes once for the union of scopes and replays; a demand the IdP will not grant ends in a clear error, no loop', async () => {
@@ -34,13 +36,14 @@ describe('step-up on 403 insufficient_scope (built CLI, lab gateway)', () => {
     const client = sdkClient(cleanups);
     await client.connect(bridge.transport());
     expect(launches(ws)).toHaveLength(1); // the first sign-in, on the 401
-    expect(lab.idp.record.authorizationRequests.at(-1)!.scope).toBe('mcp:tools');
+    // offline_access: the authorization server lists it (SEP-2207); it is not a scope of the resource.
+    expect(lab.idp.record.authorizationRequests.at(-1)!.scope).toBe('mcp:tools offline_access');
 
     // First call of a tool that demands more: exactly one more authorization, for the union.
     const me = await whoami(client);
     expect(launches(ws)).toHaveLength(2);
     // (A reused registration is checked with PAR, so the scope asked for shows in what was granted.)
-    expect(scopesOf(lab.idp.record.tokenResponses.at(-1)!.scope)).toEqual(['mcp:admin', 'mcp:tools']);
+    expect(resourceScopes(lab.idp.record.tokenResponses.at(-1)!.scope)).toEqual(['mcp:admin', 'mcp:tools']);
     expect(scopesOf(me.scope as string)).toEqual(expect.arrayContaining(['mcp:admin', 'mcp:tools']));
     expect(lab.gateway.record.toolCalls.filter((c) => c.name === 'whoami')).toHaveLength(1);
     // The stepped-up token keeps working for the tools that needed less.
@@ -92,6 +95,6 @@ describe('step-up at the library level', () => {
     expect(t.opened).toHaveLength(2);
     // The held session is untouched: the tools that need less keep working.
     expect((await session.currentSession())?.accessToken).toBe(first.accessToken);
-    expect(scopesOf(jwtClaims(first.accessToken).scope as string)).toEqual(['mcp:tools']);
+    expect(resourceScopes(jwtClaims(first.accessToken).scope as string)).toEqual(['mcp:tools']);
   });
 });

@@ -168,7 +168,7 @@ describe('login, status, token', () => {
       issuer: w.lab.idp.issuer,
       clientId: session.clientId,
       clientSource: 'dynamic',
-      scopes: ['mcp:tools'],
+      scopes: ['mcp:tools', 'offline_access'],
       state: 'valid',
       hasRefreshToken: true,
       store: { kind: 'file' },

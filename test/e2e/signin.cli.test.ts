@@ -103,7 +103,7 @@ describe.skipIf(!hasSessionBus)('sign-in through the built CLI (real SDK client,
 
     // The CLI wired the protocol MUSTs: resource on both requests, an S256 pair the IdP verified.
     const auth = lab.idp.record.authorizationRequests.at(-1)!;
-    expect(auth).toMatchObject({ resource: lab.gateway.url, code_challenge_method: 'S256', scope: 'mcp:tools' });
+    expect(auth).toMatchObject({ resource: lab.gateway.url, code_challenge_method: 'S256', scope: 'mcp:tools offline_access', prompt: 'consent' });
     expect(auth.redirect_uri).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback$/);
     const code = grants(lab, 'authorization_code');
     expect(code).toHaveLength(1);

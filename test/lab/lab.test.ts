@@ -264,7 +264,10 @@ describe('lab with OAuth (oidc-provider + JWT-validating gateway)', () => {
     const state = oidc.randomState();
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: `http://127.0.0.1:${callback.port}/callback`,
-      scope: 'openid mcp:tools',
+      // The lab runs oidc-provider's stock policy: a refresh token only for offline_access, which it
+      // grants only with prompt=consent (OIDC Core §11).
+      scope: 'openid mcp:tools offline_access',
+      prompt: 'consent',
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
       state,

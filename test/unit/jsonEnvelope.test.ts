@@ -8,7 +8,7 @@ describe('reading the routing envelope from bytes', () => {
     expect(env('{"result":{"content":[{"text":"a \\"quoted\\" } ] { \\\\"}]},"jsonrpc":"2.0","id":0}')).toEqual({ hasMethod: false, hasId: true, id: 0 });
     expect(env('{"jsonrpc":"2.0","method":"notifications/progress","params":{"id":"not-this"}}')).toEqual({ hasMethod: true, hasId: false });
     expect(env(' { "id" : "a\\u00e4" , "method":"x" } ')).toEqual({ hasMethod: true, hasId: true, id: 'aä' });
-    expect(env('{"id":null,"error":{"code":-32700,"message":"x"}}')).toEqual({ hasMethod: false, hasId: true, id: null });
+    expect(env('{"id":null,"error":{"code":-32700,"message":"x"}}')).toEqual({ hasMethod: false, hasId: true, id: null, hasError: true });
     const big = 'x'.repeat(1 << 20);
     expect(env(`{"jsonrpc":"2.0","result":{"content":[{"type":"text","text":"${big}"}]},"id":"r1"}`)).toEqual({ hasMethod: false, hasId: true, id: 'r1' });
   });
