@@ -7,6 +7,11 @@ export interface CompleteLoginOptions {
   deny?: boolean;
   /** Per-request timeout, default 10 s. */
   fetchTimeoutMs?: number;
+  /**
+   * false: stop at the redirect to the callback and return its URL without requesting it, as a
+   * browser on another machine would (callbackStatus 0, callbackBody ''). Default true.
+   */
+  deliverCallback?: boolean;
 }
 
 export interface CompleteLoginResult {
@@ -133,6 +138,7 @@ export async function completeLogin(authorizationUrl: string, opts: CompleteLogi
       if (!location) throw new Error(`redirect without Location from ${url.href}`);
       const next = new URL(location, url);
       if (isCallback(next, redirectUri, start.origin)) {
+        if (opts.deliverCallback === false) return { callbackUrl: next.href, callbackStatus: 0, callbackBody: '' };
         const callback = await fetch(next, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
         return { callbackUrl: next.href, callbackStatus: callback.status, callbackBody: await callback.text() };
       }

@@ -1,12 +1,15 @@
 import * as client from 'openid-client';
 import type { Deps } from '../deps.js';
+import { AuthRequiredError, KeybridgeError } from '../errors.js';
 import { validateBrowserUrl } from './browser.js';
 import type { CallbackServer } from './callbackServer.js';
 import { grantDpopOptions, type DpopBinding } from './dpop/dpopGrant.js';
 import { toAuthError } from './oauthErrors.js';
 import { isOpenIdProvider, promptFor } from './offlineAccess.js';
 import { validateAuthorizeParams, type AuthOptions } from './options.js';
+import { readPastedRedirect } from './pastedRedirect.js';
 import { canonicalServerUrl } from './profile.js';
+import { detectRemoteEnvironment, systemEnvironmentProbe } from './remoteEnvironment.js';
 
 /**
  * The scope to request (MCP authorization spec, "Scope Selection Strategy"): the user's --scope,
@@ -87,20 +90,47 @@ export async function runAuthorizationCodeFlow(input: AuthorizationCodeInput): P
   }
   const href = validateBrowserUrl(authorizationUrl.href, { allowHttp: options.allowHttp }).href;
 
-  // Listen before the browser can possibly come back.
-  const waiting = callback.waitForCallback({ expectedState: state, timeoutMs: options.authTimeoutMs, signal: input.signal });
+  // Listen before the browser can possibly come back. The wait ends early when a pasted response wins.
+  const callbackWait = new AbortController();
+  const waitSignal = input.signal ? AbortSignal.any([input.signal, callbackWait.signal]) : callbackWait.signal;
+  const waiting = callback.waitForCallback({ expectedState: state, timeoutMs: options.authTimeoutMs, signal: waitSignal });
   waiting.catch(() => undefined);
+  let opened = false;
   if (options.noBrowser) {
     deps.log.say(`Open this URL in a browser to sign in:\n\n  ${href}\n`);
   } else {
     try {
       await deps.openBrowser(href);
+      opened = true;
     } catch (err) {
       deps.log.warn(`could not open a browser (${err instanceof Error ? err.message : String(err)})`);
       deps.log.say(`Open this URL in a browser to sign in:\n\n  ${href}\n`);
     }
   }
-  const callbackUrl = await waiting;
+  const remote = detectRemoteEnvironment(systemEnvironmentProbe(deps.env, deps.platform)).filter((f) => f.kind !== 'wsl');
+  const pasted = options.acceptPastedRedirect
+    ? readPastedRedirect({ input: deps.stdin, redirectUri: callback.redirectUri, expectedState: state, log: deps.log })
+    : undefined;
+  if (pasted) {
+    deps.log.say(
+      'If your browser is on another machine, its redirect cannot reach this one: after signing in, paste here the address the browser ended on (or its code=…&state=…) and press Enter.',
+    );
+  } else if (!opened || remote.length > 0) {
+    deps.log.say(`${remoteSignInHint(options)}\n`);
+  }
+  let callbackUrl: URL;
+  try {
+    callbackUrl = await (pasted ? Promise.race([waiting, pasted.result]) : waiting);
+  } catch (err) {
+    // The bridge has no terminal: its error (on stderr and in the JSON-RPC error) names the command that can finish a remote sign-in.
+    if (!pasted && err instanceof KeybridgeError && err.code === 'auth_timeout') {
+      throw new AuthRequiredError(`${err.message}. ${remoteSignInHint(options)}`, 'auth_timeout', err);
+    }
+    throw err;
+  } finally {
+    pasted?.stop();
+    callbackWait.abort();
+  }
   deps.log.redactor.addSecret(callbackUrl.searchParams.get('code'));
 
   try {
@@ -115,4 +145,13 @@ export async function runAuthorizationCodeFlow(input: AuthorizationCodeInput): P
   } catch (err) {
     throw toAuthError(err, 'authorization code exchange');
   }
+}
+
+/** For a sign-in that cannot prompt (the bridge): the command that signs in from a remote machine. */
+export function remoteSignInHint(options: Pick<AuthOptions, 'serverUrl'>): string {
+  return (
+    'If the browser is on another machine (SSH, a container, a remote IDE), run ' +
+    `\`mcp-keybridge login ${options.serverUrl.href} --no-browser\` in a terminal there, with the same profile flags as the bridge, ` +
+    'and paste back the address the browser ends on'
+  );
 }

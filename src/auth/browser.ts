@@ -4,6 +4,7 @@ import { UnsafeServerError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { isLoopbackHost } from './endpointPolicy.js';
 import { sanitizeServerText } from './oauthErrors.js';
+import { detectWsl, systemEnvironmentProbe, wslOpenArgv, type EnvironmentProbe } from './remoteEnvironment.js';
 
 /**
  * Characters a URL we open may contain after WHATWG serialisation. Everything else — quotes,
@@ -91,6 +92,8 @@ export interface BrowserOpenerOptions {
   openUrl?: (href: string) => Promise<void>;
   /** The platform (injected for tests); process.platform by default. */
   platform?: NodeJS.Platform;
+  /** File and environment reads for WSL detection (injected for tests); the real system by default. */
+  probe?: EnvironmentProbe;
 }
 
 function waitForSpawn(child: ChildProcess): Promise<void> {
@@ -117,7 +120,13 @@ export function createBrowserOpener(opts: BrowserOpenerOptions): (url: string) =
     if (opts.noBrowser) return;
     const browserEnv = opts.env.BROWSER;
     let argv = browserEnv ? browserArgv(browserEnv, href) : undefined;
-    if (!argv && (opts.platform ?? process.platform) === 'win32') argv = windowsOpenArgv(href, opts.env);
+    const platform = opts.platform ?? process.platform;
+    if (!argv && platform === 'win32') argv = windowsOpenArgv(href, opts.env);
+    if (!argv && platform === 'linux') {
+      // WSL: the Windows default browser, through rundll32 with the URL as one argv element (no shell, no wslview/cmd.exe).
+      const probe = opts.probe ?? systemEnvironmentProbe(opts.env, platform);
+      if (detectWsl(probe)) argv = wslOpenArgv(href, probe);
+    }
     if (argv) {
       const [command, ...args] = argv as [string, ...string[]];
       const child = spawn(command, args, { detached: true, stdio: 'ignore', shell: false, windowsHide: true });

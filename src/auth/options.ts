@@ -33,6 +33,12 @@ export interface AuthOptions {
   authTimeoutMs: number;
   /** Print the authorization URL instead of opening a browser. */
   noBrowser?: boolean;
+  /**
+   * Also accept the authorization response pasted on deps.stdin (login on a terminal, for a
+   * browser on another machine); the loopback listener keeps waiting too. Never in bridge mode,
+   * where stdin carries JSON-RPC.
+   */
+  acceptPastedRedirect?: boolean;
   /** Permit plain http endpoints that are not on loopback. */
   allowHttp?: boolean;
   /** false: never open a browser; throw AuthRequiredError when a sign-in would be needed. */

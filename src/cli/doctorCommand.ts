@@ -9,6 +9,7 @@ import { canonicalServerUrl } from '../auth/profile.js';
 import { DpopRequestAuth } from '../auth/dpop/dpopRequestAuth.js';
 import { isExpired, type StoredSession } from '../auth/tokenSet.js';
 import { parseBearerChallenge, type BearerChallenge } from '../auth/wwwAuthenticate.js';
+import { signInEnvironmentCheck, systemEnvironmentProbe } from '../auth/remoteEnvironment.js';
 import type { Clock, Deps } from '../deps.js';
 import { KeybridgeError, UsageError } from '../errors.js';
 import { Logger } from '../log/logger.js';
@@ -124,6 +125,8 @@ export async function runDoctor(opts: DoctorOptions, deps: Deps): Promise<number
   }
 
   report(clockCheck(gw.serverDate, gw.localMidpoint));
+  // SSH, a container or WSL: which way a sign-in can come back here (src/auth/remoteEnvironment.ts).
+  report(signInEnvironmentCheck(systemEnvironmentProbe(deps.env, deps.platform)));
   const failed = checks.filter((c) => c.status === 'fail').length;
   deps.stdout.write(failed ? `${failed} check(s) failed.\n` : 'All checks passed.\n');
   return failed ? 1 : 0;

@@ -112,7 +112,8 @@ export function loginCommand(deps: Deps, setExitCode: (code: number) => void): C
     `
 Examples:
   $ mcp-keybridge login https://gateway.example.com/mcp
-  $ mcp-keybridge login https://gateway.example.com/mcp --no-browser     # print the URL, open it anywhere
+  $ mcp-keybridge login https://gateway.example.com/mcp --no-browser     # print the URL, open it anywhere,
+                                                                        # paste back the address the browser ends on
   $ mcp-keybridge login https://gateway.example.com/mcp --client-id my-app --scope "openid mcp:tools"
   $ mcp-keybridge login https://gateway.example.com/mcp --force          # replace a stored session
 
@@ -124,7 +125,9 @@ bridge entry, so the bridge finds this session. Run \`mcp-keybridge status\` to 
     const { auth, storeKind } = toAuthOptions(serverUrl, raw, deps.env, true);
     if (auth.clientSecret) deps.log.redactor.addSecret(auth.clientSecret);
     // --force also accepts an authorization server other than the one the client's credentials were first used with.
-    setExitCode(await runLogin({ auth: { ...auth, rebindIssuer: raw.force === true }, storeKind, force: raw.force === true }, deps));
+    // A terminal (or --no-browser) may paste the browser's final address: sign-in from a remote machine.
+    const acceptPastedRedirect = auth.noBrowser === true || deps.stdinIsTTY;
+    setExitCode(await runLogin({ auth: { ...auth, rebindIssuer: raw.force === true, acceptPastedRedirect }, storeKind, force: raw.force === true }, deps));
   });
   return cmd;
 }
