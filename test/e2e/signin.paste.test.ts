@@ -6,7 +6,7 @@
  * the browser ended on into the CLI's stdin. A pasted address with a wrong state is refused and
  * the prompt stays open; the right one completes the sign-in (state, PKCE and iss checked by
  * openid-client as on the loopback path); a bridge started afterwards needs no sign-in.
- * The bridge, which cannot prompt, names that command in its JSON-RPC error.
+ * The bridge, which cannot prompt, names that command in its JSON-RPC error; doctor over SSH says to use it.
  *
  *   npm run build && bash scripts/with-keyring.sh npx vitest run test/e2e/signin.paste.test.ts
  */
@@ -79,6 +79,11 @@ describe.skipIf(!hasSessionBus)('sign-in by pasting the redirect (login --no-bro
     await client.close();
     expect(await bridge.exited).toBe(0);
     assertStdoutIsJsonRpc(bridge.stdout());
+
+    // doctor, run over SSH, says so and names the paste flow.
+    const doctor = startBridge(cleanups, ['doctor', lab.gateway.url], { ...ws, env: { ...ws.env, SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22' } });
+    expect(await doctor.exited, doctor.stdout() + doctor.stderr()).toBe(0);
+    expect(doctor.stdout()).toMatch(/✓ sign-in environment: SSH session \(SSH_CONNECTION is set\).*login <url> --no-browser/);
   });
 
   it('a bridge that cannot finish a sign-in names `login --no-browser` on stderr and in the JSON-RPC error', async () => {
