@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import type { RemoteTransport } from '../remote/remoteTransport.js';
 import { classify, errorResponse, ErrorCodes, idOf, type JsonRpcId, type JsonRpcMessage } from './jsonRpc.js';
 import { findDuplicateKey } from './duplicateKeys.js';
-import { forEachLine } from './lineReader.js';
+import { DEFAULT_MAX_LINE_BYTES, forEachLine } from './lineReader.js';
 import type { MessageWriter } from './stdoutWriter.js';
 import type { RelayHook } from '../policy/policyHook.js';
 import { IdeRequests } from './ideRequests.js';
@@ -44,7 +44,14 @@ export class Relay {
     const stopped = new Promise<RelayEnd>((resolve) => {
       this.stopResolve = resolve;
     });
-    const reading = forEachLine(this.opts.stdin, (line) => this.onLine(line)).then(
+    const reading = forEachLine(this.opts.stdin, (line) => this.onLine(line), {
+      maxLineBytes: DEFAULT_MAX_LINE_BYTES,
+      // Never held, never forwarded: its id cannot be read without holding it, so the answer has id null.
+      onOversize: (bytes) => {
+        this.opts.log.warn(`refused a line of ${bytes} bytes from the IDE (more than ${DEFAULT_MAX_LINE_BYTES} bytes)`);
+        void this.opts.writer.writeMessage(errorResponse(null, ErrorCodes.InvalidRequest, `Invalid Request: the line is longer than ${DEFAULT_MAX_LINE_BYTES} bytes`));
+      },
+    }).then(
       async (): Promise<RelayEnd> => {
         this.ide.close();
         await this.drainInFlight(this.opts.drainOnEofMs ?? 10_000);

@@ -11,3 +11,25 @@ describe('stdio line framing', () => {
     expect(lines).toEqual(['{"a":"ä"}', '{"b":1}', '{"c":"end"}']);
   });
 });
+
+describe('a line longer than the limit', () => {
+  it('is dropped up to its newline without being held, reported once, and the next line is read', async () => {
+    const long = 'x'.repeat(50);
+    const chunks = ['{"a":1}\n', long.slice(0, 20), long.slice(20), `${long}\n{"b":2}\n`, 'y'.repeat(40)];
+    const lines: string[] = [];
+    const oversize: number[] = [];
+    await forEachLine(Readable.from(chunks.map((c) => Buffer.from(c))), (l) => void lines.push(l), {
+      maxLineBytes: 30,
+      onOversize: (n) => void oversize.push(n),
+    });
+    expect(lines).toEqual(['{"a":1}', '{"b":2}']);
+    // The 100-byte line, then the 40 bytes at EOF with no newline.
+    expect(oversize).toEqual([100, 40]);
+  });
+
+  it('accepts a line exactly at the limit', async () => {
+    const lines: string[] = [];
+    await forEachLine(Readable.from([Buffer.from('abcde\n')]), (l) => void lines.push(l), { maxLineBytes: 5, onOversize: () => undefined });
+    expect(lines).toEqual(['abcde']);
+  });
+});
