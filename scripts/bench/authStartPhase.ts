@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SCRIPTED_BROWSER_ENV } from '../lab/scriptedBrowserEnv.js';
 import { withTimeout } from './deadline.js';
 import { startGatewayProcess, type GatewayProcess } from './gatewayProcess.js';
 import { nodeBaselineMs, withConnection, type PhaseContext } from './phases.js';
@@ -55,6 +56,7 @@ async function measureStore(base: Omit<PhaseContext, 'gateway'>, store: string, 
   const env = {
     MCP_KEYBRIDGE_HOME: path.join(root, `${store}-home`),
     BROWSER: `${process.execPath} ${SCRIPTED_BROWSER}`,
+    ...SCRIPTED_BROWSER_ENV,
     LAB_BROWSER_LOG: browserLog,
   };
   const storeArgs = ['--token-store', store];

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createDpopKey } from '../../src/auth/dpop/dpopGrant.js';
 import { DpopRequestAuth } from '../../src/auth/dpop/dpopRequestAuth.js';
 import type { StoredSession } from '../../src/auth/tokenSet.js';
+import { SCRIPTED_BROWSER_ENV } from '../lab/scriptedBrowserEnv.js';
 import { withTimeout } from './deadline.js';
 import { startGatewayProcess } from './gatewayProcess.js';
 import { withConnection, type PhaseContext } from './phases.js';
@@ -51,6 +52,7 @@ export async function runDpopPhase(base: Omit<PhaseContext, 'gateway'>): Promise
       const env = {
         MCP_KEYBRIDGE_HOME: path.join(root, `${kind}-home`),
         BROWSER: `${process.execPath} ${SCRIPTED_BROWSER}`,
+    ...SCRIPTED_BROWSER_ENV,
         LAB_BROWSER_LOG: path.join(root, `${kind}-browser.log`),
       };
       const flags = ['--token-store', 'file', ...profiles[kind]];

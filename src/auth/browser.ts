@@ -2,6 +2,7 @@ import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:c
 import path from 'node:path';
 import { UnsafeServerError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { browserEnvironment } from './browserEnv.js';
 import { isLoopbackHost } from './endpointPolicy.js';
 import { sanitizeServerText } from './oauthErrors.js';
 import { detectWsl, systemEnvironmentProbe, wslOpenArgv, type EnvironmentProbe } from './remoteEnvironment.js';
@@ -88,7 +89,7 @@ export interface BrowserOpenerOptions {
   noBrowser?: boolean;
   /** Permit non-loopback http URLs (--allow-http). */
   allowHttp?: boolean;
-  /** Opens a URL with the `open` package by default (lazily imported); never used on win32. */
+  /** Opens a URL when no opener argv applies; by default spawns desktopOpenArgv with the minimal environment. Never used on win32. */
   openUrl?: (href: string) => Promise<void>;
   /** The platform (injected for tests); process.platform by default. */
   platform?: NodeJS.Platform;
@@ -103,11 +104,13 @@ function waitForSpawn(child: ChildProcess): Promise<void> {
   });
 }
 
-async function openWithOpenPackage(href: string): Promise<void> {
-  const { default: open } = await import('open');
-  const child = await open(href, { wait: false });
-  child.once('error', () => undefined);
-  child.unref();
+/**
+ * The desktop's own opener when $BROWSER is unset (macOS and the other Unixes): /usr/bin/open or
+ * xdg-open, the URL as one argument. Spawned here rather than through the `open` package so that
+ * it gets the minimal environment (the package always passes the bridge's whole environment on).
+ */
+export function desktopOpenArgv(href: string, platform: NodeJS.Platform): [string, ...string[]] {
+  return platform === 'darwin' ? ['/usr/bin/open', href] : ['xdg-open', href];
 }
 
 /** Build deps.openBrowser: validate, always print the URL to stderr, then try to open it. */
@@ -127,13 +130,12 @@ export function createBrowserOpener(opts: BrowserOpenerOptions): (url: string) =
       const probe = opts.probe ?? systemEnvironmentProbe(opts.env, platform);
       if (detectWsl(probe)) argv = wslOpenArgv(href, probe);
     }
-    if (argv) {
-      const [command, ...args] = argv as [string, ...string[]];
-      const child = spawn(command, args, { detached: true, stdio: 'ignore', shell: false, windowsHide: true });
-      await waitForSpawn(child);
-      child.unref();
-      return;
-    }
-    await (opts.openUrl ?? openWithOpenPackage)(href);
+    if (!argv && opts.openUrl) return opts.openUrl(href);
+    const [command, ...args] = argv ?? desktopOpenArgv(href, platform);
+    // Only what a desktop browser needs: never the bridge's environment, which may hold client secrets.
+    const env = browserEnvironment(opts.env);
+    const child = spawn(command, args, { detached: true, stdio: 'ignore', shell: false, windowsHide: true, env });
+    await waitForSpawn(child);
+    child.unref();
   };
 }

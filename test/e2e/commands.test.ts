@@ -16,6 +16,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startLab, type Lab } from '../../scripts/lab/lab.js';
+import { SCRIPTED_BROWSER_ENV } from '../../scripts/lab/scriptedBrowserEnv.js';
 import { BIN, spawnBridge } from './harness/bridgeProcess.js';
 import { usePrivateKeyring } from './harness/labFleet.js';
 
@@ -50,6 +51,7 @@ async function world(): Promise<World> {
   const env: NodeJS.ProcessEnv = {
     MCP_KEYBRIDGE_HOME: path.join(home, 'config'),
     BROWSER: `${process.execPath} ${SCRIPTED_BROWSER}`,
+    ...SCRIPTED_BROWSER_ENV,
     LAB_BROWSER_LOG: browserLog,
     MCP_KEYBRIDGE_DEBUG: '',
   };

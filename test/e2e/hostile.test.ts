@@ -15,6 +15,7 @@ import { HOSTILE_AUTHORIZATION_ENDPOINTS, startHostileServer, type HostileOption
 import { startIdp, type Idp } from '../../scripts/lab/idp.js';
 import { startLab, type Lab } from '../../scripts/lab/lab.js';
 import { completeLogin } from '../../scripts/lab/scriptedLogin.js';
+import { SCRIPTED_BROWSER_ENV } from '../../scripts/lab/scriptedBrowserEnv.js';
 import { assertStdoutIsJsonRpc, spawnBridge, type BridgeProcess } from './harness/bridgeProcess.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -252,6 +253,7 @@ describe('credentials never follow a redirect to another origin', () => {
     const b = await bridge([h.url, '--transport', 'streamable-http', '--token-store', 'memory', '--header', 'X-Api-Key: ${LAB_KEY}'], {
       LAB_KEY: apiKey,
       BROWSER: `${process.execPath} ${SCRIPTED_BROWSER}`,
+      ...SCRIPTED_BROWSER_ENV,
       LAB_BROWSER_LOG: browserLog,
     });
     b.writeLine(INIT(1));
@@ -329,6 +331,7 @@ describe('the loopback callback only accepts the real authorization response', (
     const launchLog = path.join(await tempDir('kb-callback-launch-'), 'launches.jsonl');
     const b = await bridge([l.gateway.url, '--token-store', 'memory', ...extra], {
       BROWSER: `${process.execPath} ${SCRIPTED_BROWSER}`,
+      ...SCRIPTED_BROWSER_ENV,
       LAB_BROWSER_NOOP: '1',
       LAB_BROWSER_LOG: launchLog,
     });

@@ -15,6 +15,7 @@ import { startGateway, type Gateway } from '../../scripts/lab/gateway.js';
 import { startHostileServer, type HostileServer } from '../../scripts/lab/hostile.js';
 import { startHostileGateway, type HostileGateway, type HostileGatewayMode } from '../../scripts/lab/hostileGateway.js';
 import { startIdp, type Idp } from '../../scripts/lab/idp.js';
+import { SCRIPTED_BROWSER_ENV } from '../../scripts/lab/scriptedBrowserEnv.js';
 import { spawnBridge, type BridgeProcess } from './harness/bridgeProcess.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -241,7 +242,7 @@ describe('a client secret goes only to the authorization server it was first use
     ]);
     const profile = ['--client-id', 'kb-hi-conf', '--client-secret-env', SECRET_ENV, '--callback-port', String(port), '--token-store', 'file'];
     const browserLog = path.join(await tempDir('kb-hi-browser-'), 'launches.jsonl');
-    const env = { [SECRET_ENV]: secret, BROWSER: `${process.execPath} ${SCRIPTED_BROWSER}`, LAB_BROWSER_LOG: browserLog };
+    const env = { [SECRET_ENV]: secret, BROWSER: `${process.execPath} ${SCRIPTED_BROWSER}`, ...SCRIPTED_BROWSER_ENV, LAB_BROWSER_LOG: browserLog };
     const login = await bridge(['login', h.url, ...profile], env, home);
     expect(await login.exited, login.stderr()).toBe(0);
     const logout = await bridge(['logout', h.url, ...profile], env, home);

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startLab, type Lab, type LabOptions } from '../../../scripts/lab/lab.js';
 import type { Idp } from '../../../scripts/lab/idp.js';
+import { SCRIPTED_BROWSER_ENV } from '../../../scripts/lab/scriptedBrowserEnv.js';
 import { parseStoredSession, type StoredSession } from '../../../src/auth/tokenSet.js';
 import { DEFAULT_KEYCHAIN_SERVICE, type KeychainStore } from '../../../src/store/keychainStore.js';
 import { openStore } from '../../../src/store/openStore.js';
@@ -130,6 +131,7 @@ export async function workspace(cleanups: Cleanup[], extraEnv: NodeJS.ProcessEnv
     env: {
       MCP_KEYBRIDGE_HOME: home,
       BROWSER: `${process.execPath} ${SCRIPTED_BROWSER}`,
+      ...SCRIPTED_BROWSER_ENV,
       LAB_BROWSER_LOG: browserLog,
       LAB_BROWSER_NOOP: '0',
       ...extraEnv,

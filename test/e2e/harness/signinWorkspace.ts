@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startLab, type Lab, type LabOptions } from '../../../scripts/lab/lab.js';
 import type { Idp } from '../../../scripts/lab/idp.js';
+import { SCRIPTED_BROWSER_ENV } from '../../../scripts/lab/scriptedBrowserEnv.js';
 import { DEFAULT_KEYCHAIN_SERVICE, type KeychainStore } from '../../../src/store/keychainStore.js';
 import { openStore } from '../../../src/store/openStore.js';
 import { spawnBridge, type BridgeProcess } from './bridgeProcess.js';
@@ -72,6 +73,7 @@ export async function workspace(cleanups: Cleanup[], opts: { noop?: boolean; ext
     MCP_KEYBRIDGE_HOME: home,
     MCP_KEYBRIDGE_DEBUG: '',
     BROWSER: `${process.execPath} ${SCRIPTED_BROWSER}`,
+    ...SCRIPTED_BROWSER_ENV,
     LAB_BROWSER_LOG: browserLog,
     LAB_BROWSER_NOOP: opts.noop ? '1' : '0',
     ...opts.extraEnv,
