@@ -1,4 +1,4 @@
-import { readdir, rm, rmdir, unlink } from 'node:fs/promises';
+import { readdir, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
@@ -7,7 +7,7 @@ import { canonicalServerUrl, isSessionKey, lockName } from '../auth/profile.js';
 import { parseStoredSession, type StoredSession } from '../auth/tokenSet.js';
 import type { Deps } from '../deps.js';
 import { KeybridgeError, UsageError } from '../errors.js';
-import { lockFilePath } from '../store/crossProcessLock.js';
+import { lockFilePath, OWN_LOCK_FILE_NAME } from '../store/crossProcessLock.js';
 import { TOKEN_FILE_NAME } from '../store/fileStore.js';
 import { configDir, lockDir } from '../store/paths.js';
 import type { StoreKind, TokenStore } from '../store/tokenStore.js';
@@ -18,8 +18,6 @@ import { openAuthSession, openTokenStore } from './sessionFactory.js';
 
 /** How long the confirmation prompt waits for an answer. */
 const CONFIRM_TIMEOUT_MS = 5 * 60_000;
-/** Names of lock-related files this tool creates in its lock directory (see crossProcessLock.ts). */
-const OUR_LOCK_FILE = /\.lock(\.break|\.stale-[0-9a-f-]+)?$/;
 /** Temp files of an interrupted FileStore write. */
 const TOKEN_TEMP_FILE = new RegExp(`^\\.${TOKEN_FILE_NAME.replace('.', '\\.')}\\.[0-9a-f-]+\\.tmp$`);
 
@@ -84,7 +82,7 @@ async function confirm(question: string, deps: Deps): Promise<boolean> {
 /** src/store/keychainIndex.ts's file name, one per keychain service. */
 const KEYCHAIN_INDEX_FILE = /^keychain-[A-Za-z0-9._-]+\.keys\.json$/;
 
-/** Every entry of the token store, the token file, the keychain index, lock files and logs under the config dir. */
+/** Every entry of the token store, the token file, the keychain index and lock files under the config dir: only names this tool writes. */
 async function planEverything(storeKind: StoreKind, deps: Deps, problems: string[]): Promise<Removal[]> {
   const plan: Removal[] = [];
   const dir = configDir(deps.env, deps.platform, deps.homeDir);
@@ -109,15 +107,11 @@ async function planEverything(storeKind: StoreKind, deps: Deps, problems: string
     plan.push(fileRemoval(tokenFile, `token file ${tokenFile}`));
   }
   for (const name of names.filter((n) => TOKEN_TEMP_FILE.test(n))) plan.push(fileRemoval(path.join(dir, name), `unfinished token file write ${path.join(dir, name)}`));
-  if (names.includes('logs')) {
-    const logs = path.join(dir, 'logs');
-    plan.push({ what: `logs ${logs}`, remove: async () => (await rm(logs, { recursive: true, force: true }), true) });
-  }
   // The keychain key-name index (names only, a start-up hint): after the entries it names.
   for (const name of names.filter((n) => KEYCHAIN_INDEX_FILE.test(n))) plan.push(fileRemoval(path.join(dir, name), `keychain key-name index ${path.join(dir, name)}`));
   // Lock files last: removing token file entries above takes the file store's lock.
   const locks = lockDir(deps.env, deps.platform, deps.homeDir);
-  const lockFiles = (await listDir(locks)).filter((n) => OUR_LOCK_FILE.test(n));
+  const lockFiles = (await listDir(locks)).filter((n) => OWN_LOCK_FILE_NAME.test(n));
   if (lockFiles.length === 0) {
     // An empty lock directory is not worth a line or a question; it goes if something else does.
     if (plan.length > 0) plan.push({ what: `lock directory ${locks}`, remove: async () => (await rmdir(locks).catch(() => undefined), false) });
@@ -231,8 +225,8 @@ Examples:
   $ mcp-keybridge cache clear https://gateway.example.com/mcp --yes
 
 Without a URL this removes every keychain entry of the service "mcp-keybridge" (sessions and client
-registrations, as the keychain lists them), the token file, lock files and logs in the config
-directory. With --token-store file the keychain is left alone. Entries of other programs are never
+registrations, as the keychain lists them), the token file and the lock files in the config
+directory (only files of the names mcp-keybridge writes; anything else there is left alone). With --token-store file the keychain is left alone. Entries of other programs are never
 touched. Nothing is revoked at the identity provider: use \`mcp-keybridge revoke <url>\` first for that.`,
   );
   clear.action(async (url: string | undefined, raw: RawCacheClearFlags) => {

@@ -43,6 +43,12 @@ export interface LockOwner {
  */
 const inProcessTails = new Map<string, Promise<void>>();
 
+/**
+ * The names of the files this module creates in a lock directory: a lock file from lockFilePath,
+ * its `.break` guard and a `.stale-<uuid>` aside. `cache clear` removes only names that match.
+ */
+export const OWN_LOCK_FILE_NAME = /^[A-Za-z0-9._-]{1,40}-[0-9a-f]{24}\.lock(?:\.break|\.stale-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$/;
+
 /** The lock file used for `name` in `dir`: a readable prefix plus a hash, safe on every file system. */
 export function lockFilePath(dir: string, name: string): string {
   const readable = name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 40);

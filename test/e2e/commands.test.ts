@@ -275,13 +275,21 @@ describe('revoke, logout, cache clear', () => {
     expect(refused.stderr).toContain('--yes');
     expect(Object.keys(await tokenFile(w))).toEqual(before);
 
+    // Files the tool never writes, under names close to its own: `cache clear` must leave them.
+    const home = w.env.MCP_KEYBRIDGE_HOME!;
+    const foreign = [path.join('logs', 'keep.txt'), path.join('locks', 'someone-else.lock'), path.join('locks', 'notes.txt')];
+    for (const f of foreign) {
+      await mkdir(path.dirname(path.join(home, f)), { recursive: true });
+      await writeFile(path.join(home, f), 'not mcp-keybridge\n');
+    }
     const r = await cli(['cache', 'clear', '--yes', ...FILE], w.env);
     expect(r.code, r.stderr).toBe(0);
     for (const key of before) expect(r.stdout).toContain(key);
     const session = await tokenFile(w);
     expect(session).toEqual({});
-    const left = existsSync(w.env.MCP_KEYBRIDGE_HOME!) ? await readdir(w.env.MCP_KEYBRIDGE_HOME!, { recursive: true }) : [];
-    expect(left).toEqual([]);
+    const left = (await readdir(home, { recursive: true })).filter((f) => !['logs', 'locks'].includes(f));
+    expect(left.sort()).toEqual([...foreign].sort());
+    for (const f of foreign) await rm(path.join(home, f));
 
     const again = await cli(['cache', 'clear', '--yes', ...FILE], w.env);
     expect(again.code).toBe(0);
