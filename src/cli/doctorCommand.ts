@@ -48,8 +48,9 @@ export async function runDoctor(opts: DoctorOptions, deps: Deps): Promise<number
   const checks: DoctorCheck[] = [];
   const report = (c: DoctorCheck): void => {
     checks.push(c);
-    let line = `${MARK[c.status]} ${c.name}: ${c.detail}`;
-    if (c.fix && (c.status === 'fail' || c.status === 'warn')) line += `\n    → ${c.fix}`;
+    // Details and fixes quote metadata (issuer, endpoints, scopes, error_description): no terminal escapes.
+    let line = `${MARK[c.status]} ${c.name}: ${sanitizeServerText(c.detail, 1000)}`;
+    if (c.fix && (c.status === 'fail' || c.status === 'warn')) line += `\n    → ${sanitizeServerText(c.fix, 1000)}`;
     // Through the redactor: nothing here should be secret, and if a server echoes one it stays masked.
     deps.stdout.write(`${deps.log.redactor.redact(line)}\n`);
   };

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { sanitizeServerText } from '../auth/oauthErrors.js';
 import { canonicalServerUrl, isSessionKey, profileKeyFor } from '../auth/profile.js';
 import { isExpired, parseStoredSession, type ClientSource, type StoredSession } from '../auth/tokenSet.js';
 import type { Deps } from '../deps.js';
@@ -151,8 +152,12 @@ export function sessionLines(st: SessionStatus, now: number): string[] {
   ];
   if (st.resource && st.resource !== st.server) lines.splice(2, 0, `  - Resource: ${st.resource}`);
   if (st.grant !== 'authorization_code') lines.splice(2, 0, `  - Grant: ${st.grant.replace(/_/g, ' ')}`);
-  return lines;
+  // Issuer, account claims, scopes and client id come from a server or a token: no terminal escapes.
+  return lines.map((line) => sanitizeServerText(line, MAX_LINE_CHARS));
 }
+
+/** Longest line `status` and `login` print about a session (a server may name very long scopes). */
+const MAX_LINE_CHARS = 2000;
 
 /** Read every session of the store (or the selected ones), tolerating unreadable entries. */
 export async function readStatus(store: TokenStore, opts: Pick<StatusOptions, 'server' | 'key'>, now: number): Promise<StatusDocument> {
@@ -188,7 +193,7 @@ export async function runStatus(opts: StatusOptions, deps: Deps): Promise<number
     deps.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else {
     const blocks = doc.sessions.map((st) => sessionLines(st, now).join('\n'));
-    for (const e of doc.errors) blocks.push(`${e.key}\n  ✗ ${e.message}`);
+    for (const e of doc.errors) blocks.push(`${sanitizeServerText(e.key, MAX_LINE_CHARS)}\n  ✗ ${sanitizeServerText(e.message, MAX_LINE_CHARS)}`);
     if (blocks.length) deps.stdout.write(`${blocks.join('\n\n')}\n`);
   }
   if (doc.sessions.length === 0) {
