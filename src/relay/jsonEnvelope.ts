@@ -3,8 +3,9 @@ import { EnvelopeScanner, type Envelope } from './envelopeScanner.js';
 export type { Envelope } from './envelopeScanner.js';
 
 /**
- * The routing envelope of one JSON-RPC message given as bytes (see EnvelopeScanner), or undefined
- * if it is not a well-formed object; the caller then falls back to JSON.parse.
+ * The routing envelope of one JSON-RPC message given as bytes (see EnvelopeScanner): the one
+ * JSON.parse gives, or undefined when the scanner cannot be sure of that (invalid JSON among
+ * others); the caller then falls back to JSON.parse.
  */
 export function readEnvelope(buf: Buffer): Envelope | undefined {
   const scanner = new EnvelopeScanner();
@@ -41,12 +42,7 @@ export function prepareMessage(data: Buffer): PreparedMessage | undefined {
   }
   if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) return undefined;
   const m = msg as PreparedMessage['msg'] & object;
-  const id = m.id;
-  const env: Envelope = {
-    hasMethod: m.method !== undefined,
-    hasId: id !== undefined,
-    id: typeof id === 'string' || typeof id === 'number' || id === null ? id : undefined,
-  };
+  const env = envelopeOf(m);
   // JSON may carry line breaks between tokens; stdio framing forbids them, so re-serialize then
   // (a message nested too deeply for JSON.stringify is not relayed: undefined, as for bad JSON).
   let bytes = data;
@@ -58,4 +54,16 @@ export function prepareMessage(data: Buffer): PreparedMessage | undefined {
     }
   }
   return { bytes, env, msg: m };
+}
+
+/** The routing envelope of a parsed message: what EnvelopeScanner must agree with. */
+export function envelopeOf(m: { method?: unknown; id?: unknown; error?: unknown }): Envelope {
+  const id = m.id;
+  const env: Envelope = {
+    hasMethod: m.method !== undefined,
+    hasId: id !== undefined,
+    id: typeof id === 'string' || typeof id === 'number' || id === null ? id : undefined,
+  };
+  if (m.error !== undefined) env.hasError = true;
+  return env;
 }

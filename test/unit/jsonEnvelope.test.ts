@@ -15,8 +15,11 @@ describe('reading the routing envelope from bytes', () => {
   it('does not take nested "id" or "method" keys for top-level ones', () => {
     expect(env('{"result":{"id":5,"method":"m"},"id":6}')).toEqual({ hasMethod: false, hasId: true, id: 6 });
   });
+  it('reads a non-scalar id as JSON.parse does: present, not usable', () => {
+    expect(env('{"id":{"a":[1]}}')).toEqual({ hasMethod: false, hasId: true, id: undefined });
+  });
   it('refuses broken structure so the caller falls back to a real parse', () => {
-    for (const bad of ['', '[1]', '{"id":1', '{"id":1}}', '{"a":"unterminated}', '{"id":{}}', '{id:1}', '{"a":[1,2}', '{"id":1} x']) {
+    for (const bad of ['', '[1]', '{"id":1', '{"id":1}}', '{"a":"unterminated}', '{id:1}', '{"a":[1,2}', '{"id":1} x']) {
       expect(env(bad)).toBeUndefined();
     }
   });

@@ -1,0 +1,65 @@
+/** Byte-level helpers of EnvelopeScanner (JSON text as UTF-8 bytes). */
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Bytes that end a run of plain string bytes: the quote, the backslash and control characters. */
+const STRING_STOP = new Uint8Array(256);
+for (let b = 0; b < 0x20; b++) STRING_STOP[b] = 1;
+STRING_STOP[QUOTE] = 1;
+STRING_STOP[BACKSLASH] = 1;
+
+
+export function isWs(b: number): boolean {
+  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+}
+export function isDigit(b: number): boolean {
+  return b >= 0x30 && b <= 0x39;
+}
+export function hexValue(b: number): number {
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  if (b >= 0x61 && b <= 0x66) return b - 0x57;
+  if (b >= 0x41 && b <= 0x46) return b - 0x37;
+  return -1;
+}
+
+/**
+ * The end of the run of plain string bytes starting at i (the index of the first quote, backslash or
+ * control character, or buf.length). Long runs are tested four bytes at a time: a word holds one of
+ * those bytes exactly when the classic "has a zero byte" / "has a byte less than" tests say so.
+ */
+export function plainRunEnd(buf: Buffer, i: number, words: WordView): number {
+  const n = buf.length;
+  let k = i;
+  // A short run costs no more byte by byte; the word view is made once per piece.
+  for (const end = Math.min(n, k + 16); k < end; k++) if (STRING_STOP[buf[k]!] !== 0) return k;
+  if (n - k >= 16) {
+    while ((buf.byteOffset + k) % 4 !== 0 && STRING_STOP[buf[k]!] === 0) k++;
+    if ((buf.byteOffset + k) % 4 === 0) {
+      if (words.buf !== buf) {
+        const start = (buf.byteOffset + 3) & ~3;
+        words.buf = buf;
+        words.start = start - buf.byteOffset;
+        words.view = new Uint32Array(buf.buffer, start, (buf.byteOffset + n - start) >>> 2);
+      }
+      const view = words.view!;
+      let w = (k - words.start) >>> 2;
+      for (; w < view.length; w++) {
+        const x = view[w]!;
+        const q = x ^ 0x22222222;
+        const bs = x ^ 0x5c5c5c5c;
+        if ((((q - 0x01010101) & ~q) | ((bs - 0x01010101) & ~bs) | ((x - 0x20202020) & ~x)) & 0x80808080) break;
+      }
+      k = words.start + w * 4;
+    }
+  }
+  while (k < n && STRING_STOP[buf[k]!] === 0) k++;
+  return k;
+}
+
+/** The current piece seen as 32-bit words from its first 4-aligned byte (made lazily, once per piece). */
+export interface WordView {
+  buf?: Buffer;
+  start: number;
+  view?: Uint32Array;
+}
