@@ -60,7 +60,7 @@ export async function discoverAuthorizationTarget(input: TargetDiscoveryInput): 
   }
   const issuer = prm.authorization_servers[0]!;
   if (prm.authorization_servers.length > 1) log.debug(`the resource lists several authorization servers; using ${issuer}`);
-  const server = await discoverAuthorizationServer({ issuer, ...common });
+  const server = await discoverAuthorizationServer({ issuer, gatewayUrl: options.serverUrl, ...common });
   const resource = options.noResource ? undefined : (options.resource ?? prm.resource);
   return { server, resource, scopesSupported: prm.scopes_supported, via: 'resource-metadata' };
 }
@@ -77,6 +77,7 @@ async function legacyTarget(input: TargetDiscoveryInput, noPrm: KeybridgeError):
       // may name an issuer below it (e.g. ${origin}/oauth). Only one of this same origin — the
       // MCP server's own authority — is accepted: a foreign issuer here would be a mix-up.
       acceptIssuer: (named) => sameOrigin(named, origin),
+      gatewayUrl: options.serverUrl,
       fetch: input.fetch,
       log,
       signal: input.signal,

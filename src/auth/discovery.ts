@@ -3,7 +3,7 @@ import { AuthRefusedError, RemoteUnavailableError, UnsafeServerError } from '../
 import { readBoundedText } from './boundedFetch.js';
 import type { Logger } from '../log/logger.js';
 import { validateBrowserUrl } from './browser.js';
-import { checkEndpoint, needsInsecureRequests } from './endpointPolicy.js';
+import { checkEndpoint, checkServerNamedTarget, needsInsecureRequests } from './endpointPolicy.js';
 import { sanitizeServerText, toAuthError, unexpectedStatus } from './oauthErrors.js';
 import { makeCustomFetch, OAUTH_REQUEST_TIMEOUT_S } from './oidcConfiguration.js';
 import { canonicalServerUrl } from './profile.js';
@@ -88,6 +88,7 @@ export async function discoverProtectedResource(opts: ResourceDiscoveryOptions):
   const tried: string[] = [];
   for (const candidate of protectedResourceMetadataCandidates(opts.serverUrl, opts.resourceMetadataUrl)) {
     const url = checkEndpoint(candidate, 'resource_metadata URL', { allowHttp: opts.allowHttp });
+    checkServerNamedTarget(url, 'resource_metadata URL', opts.serverUrl);
     let response: Response;
     try {
       response = await opts.fetch(url.href, {
@@ -200,6 +201,12 @@ export interface ServerDiscoveryOptions {
    * up at the MCP server's origin without knowing the issuer beforehand).
    */
   acceptIssuer?: (named: string) => boolean;
+  /**
+   * The gateway, when a server named this issuer (protected resource metadata): the issuer and the
+   * endpoints its metadata names must then pass checkServerNamedTarget. Unset for an issuer the
+   * user configured (--enterprise-idp).
+   */
+  gatewayUrl?: URL;
 }
 
 /**
@@ -210,6 +217,7 @@ export interface ServerDiscoveryOptions {
  */
 export async function discoverAuthorizationServer(opts: ServerDiscoveryOptions): Promise<DiscoveredServer> {
   const issuerUrl = checkEndpoint(opts.issuer, 'authorization server issuer', { allowHttp: opts.allowHttp });
+  if (opts.gatewayUrl) checkServerNamedTarget(issuerUrl, 'authorization server issuer', opts.gatewayUrl);
   const insecureIssuer = needsInsecureRequests(issuerUrl);
   const tried: string[] = [];
   for (const candidate of authorizationServerMetadataCandidates(issuerUrl)) {
@@ -251,6 +259,7 @@ function validateServerMetadata(metadata: client.ServerMetadata, from: URL, opts
     if (value === undefined) continue;
     if (typeof value !== 'string') throw new UnsafeServerError(`authorization server metadata: ${field} is not a string`, 'bad_server_metadata');
     const url = checkEndpoint(value, field, { allowHttp: opts.allowHttp });
+    if (opts.gatewayUrl) checkServerNamedTarget(url, field, opts.gatewayUrl);
     insecure ||= needsInsecureRequests(url);
   }
   if (!metadata.authorization_endpoint || !metadata.token_endpoint) {

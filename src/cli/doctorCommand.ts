@@ -91,7 +91,7 @@ export async function runDoctor(opts: DoctorOptions, deps: Deps): Promise<number
   if (issuer) {
     try {
       // PKCE is judged below, on its own line.
-      as = await discoverAuthorizationServer({ issuer, fetch: fetchFn, log: quiet, allowHttp: auth.allowHttp, assumePkceS256: true });
+      as = await discoverAuthorizationServer({ issuer, gatewayUrl: auth.serverUrl, fetch: fetchFn, log: quiet, allowHttp: auth.allowHttp, assumePkceS256: true });
       report({ name: 'authorization server metadata', status: 'ok', detail: `${as.metadata.issuer} (from ${as.metadataUrl.href})` });
     } catch (err) {
       report(failure('authorization server metadata', err, (e) => authorizationServerFix(e, issuer)));
