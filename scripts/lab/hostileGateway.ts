@@ -16,6 +16,7 @@ export type HostileGatewayMode =
   | 'json-flood'
   | 'prm-flood'
   | 'reset-after-call'
+  | 'large-tricky-answer'
   | 'fuzz';
 
 export interface HostileGatewayOptions {
@@ -106,7 +107,7 @@ export async function startHostileGateway(opts: HostileGatewayOptions): Promise<
       return;
     }
     const body = await readBody(req);
-    let msg: { id?: unknown; method?: unknown } = {};
+    let msg: { id?: unknown; method?: unknown; params?: { arguments?: { text?: unknown; as?: unknown } } } = {};
     try {
       msg = JSON.parse(body) as typeof msg;
     } catch {
@@ -154,6 +155,9 @@ export async function startHostileGateway(opts: HostileGatewayOptions): Promise<
         // The call ran; the connection is reset before any answer (RST, not FIN).
         req.socket.resetAndDestroy();
         return;
+      case 'large-tricky-answer':
+        largeTrickyAnswer(res, idJson, String(msg.params?.arguments?.text), msg.params?.arguments?.as === 'json');
+        return;
       case 'fuzz':
         fuzzAnswer(res, idJson, random);
         return;
@@ -181,6 +185,27 @@ export async function startHostileGateway(opts: HostileGatewayOptions): Promise<
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * 'large-tricky-answer': an answer past 64 KiB (so the bridge reads its envelope while streaming it)
+ * whose id only a full JSON reading gets right: 'escaped-id' ("\u0069d" is "id"), 'duplicate-id'
+ * (the last "id" is another request's), 'invalid-json' (the request's id, then a syntax error).
+ */
+function largeTrickyAnswer(res: ServerResponse, idJson: string, variant: string, asJson: boolean): void {
+  const padding = 'p'.repeat(200 * 1024);
+  const body =
+    variant === 'escaped-id'
+      ? `{"jsonrpc":"2.0","result":{"content":[{"type":"text","text":"${padding}"}]},"\u0069d":${idJson}}`
+      : variant === 'duplicate-id'
+        ? `{"jsonrpc":"2.0","id":${idJson},"result":{"content":[{"type":"text","text":"${padding}"}]},"i\u0064":"someone-else"}`
+        : `{"jsonrpc":"2.0","id":${idJson},"result":{"content":[{"type":"text","text":"${padding}"}],"n":01}}`;
+  if (asJson) {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  res.end(`data: ${body}\n\n`);
 }
 
 /** One random answer for request idJson: right or wrong id, SSE or JSON, malformed, tricky keys, HTTP errors, resets. */
