@@ -1,5 +1,5 @@
 // Micro-benchmark of EnvelopeScanner on ~1 MiB answers: npm run build && node scripts/bench-envelope-scanner.mjs [path/to/envelopeScanner.js]
-const mod = await import(process.argv[2] ?? new URL("../dist/relay/envelopeScanner.js", import.meta.url).href);
+const mod = await import(process.argv[2] ?? new URL("../dist/src/relay/envelopeScanner.js", import.meta.url).href);
 const big = 'x'.repeat(1 << 20);
 const mixed = JSON.stringify({ jsonrpc: '2.0', id: 'r1', result: { content: Array.from({ length: 8000 }, (_, i) => ({ type: 'text', text: `line ${i} with "quotes" \\ and \u00e4 ` + 'y'.repeat(80), n: i * 1.5, ok: i % 2 === 0, v: null })) } });
 const cases = { 'one 1 MiB string': Buffer.from(`{"jsonrpc":"2.0","result":{"content":[{"type":"text","text":"${big}"}]},"id":"r1"}`), 'structured ~1 MiB': Buffer.from(mixed) };
