@@ -47,6 +47,7 @@ export class NodeHttpClient implements HttpClient {
       });
       // Connect deadline: a socket that does not connect in time is destroyed.
       r.on('socket', (socket) => {
+        guardSocket(socket);
         if ((socket as { connecting?: boolean }).connecting) {
           const t = setTimeout(() => r.destroy(timeoutError(`connect to ${url.host} timed out`)), this.timeouts.connectMs);
           socket.once('connect', () => clearTimeout(t));
@@ -147,4 +148,20 @@ function timeoutError(message: string): Error {
   const e = new Error(message) as Error & { code: string };
   e.code = 'ETIMEDOUT';
   return e;
+}
+
+/** Sockets that already carry the guard below (a kept-alive socket serves many requests). */
+const guarded = new WeakSet<object>();
+
+/**
+ * An aborted request (the bridge closing while a response, e.g. the server's SSE stream, is still
+ * being read) destroys its socket with an AbortError. Once the response is under way node:http no
+ * longer listens for errors on that socket, so the error would be unhandled and end the process.
+ * The request's and the response's own handlers already report every failure that matters; this
+ * listener only keeps a late socket error from being fatal.
+ */
+function guardSocket(socket: Socket): void {
+  if (guarded.has(socket)) return;
+  guarded.add(socket);
+  socket.on('error', () => undefined);
 }
