@@ -33,6 +33,8 @@ const MAX_RESUMES = 5;
 const MAX_SESSION_RETRIES = 2;
 const DEFAULT_RETRY_MS = 1_000;
 const MAX_GET_BACKOFF_MS = 30_000;
+/** How long the first request after notifications/initialized waits for the server stream (GET) to be answered. */
+const GET_STREAM_GATE_MS = 2_000;
 
 /**
  * MCP Streamable HTTP client side (spec 2025-03-26 .. 2025-11-25): one POST per message, JSON or
@@ -58,6 +60,9 @@ export class StreamableHttpTransport implements RemoteTransport {
   /** True once a POST got a real MCP answer: after that 404/405 mean "session gone", not "legacy server". */
   private confirmed = false;
 
+  /** Set while the first request after notifications/initialized waits for the server stream's answer. */
+  private getStreamGate: Promise<void> | undefined;
+
   constructor(private readonly ctx: TransportContext) {}
 
   async send(out: Outgoing): Promise<void> {
@@ -78,6 +83,10 @@ export class StreamableHttpTransport implements RemoteTransport {
     }
     // Anything sent while initialize is in flight waits for the session id it brings.
     if (this.initializing) await this.initializing.catch(() => {});
+    // The first request after notifications/initialized waits (briefly, once) for the server's
+    // stream to be answered: a server that sends a request of its own (an elicitation during a
+    // tool call) on a stream not yet open drops it, and the tool call then hangs.
+    if (this.getStreamGate && msg.method !== 'notifications/initialized') await this.getStreamGate;
     if (msg.method === 'notifications/initialized') this.initializedRaw = out.raw;
     await this.post(out.raw, isRequest ? (msg.id as JsonRpcId) : undefined, {
       allowReinit: true,
@@ -85,7 +94,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       idempotent: isIdempotentMethod(msg.method),
       whole: out.wholeAnswer,
     });
-    if (msg.method === 'notifications/initialized') this.startGetStream();
+    if (msg.method === 'notifications/initialized') this.startGetStream({ gate: true });
   }
 
   async close(): Promise<void> {
@@ -403,15 +412,27 @@ export class StreamableHttpTransport implements RemoteTransport {
   }
 
   /** The optional GET stream for server-initiated messages; reopened with backoff while the bridge runs. */
-  private startGetStream(): void {
+  private startGetStream(opts: { gate?: boolean } = {}): void {
     if (this.getStreamRunning || this.closed) return;
     this.getStreamRunning = true;
-    void this.runGetStream().finally(() => {
+    let answered: () => void = () => undefined;
+    if (opts.gate) {
+      const gate = new Promise<void>((resolve) => {
+        answered = resolve;
+        // Bounded: a slow or silent server only delays the first request by this much.
+        setTimeout(resolve, GET_STREAM_GATE_MS).unref();
+      });
+      this.getStreamGate = gate.then(() => {
+        this.getStreamGate = undefined;
+      });
+    }
+    void this.runGetStream(answered).finally(() => {
+      answered();
       this.getStreamRunning = false;
     });
   }
 
-  private async runGetStream(): Promise<void> {
+  private async runGetStream(onFirstAnswer: () => void = () => undefined): Promise<void> {
     const state: SseState = {};
     let stateSession = this.sessionId;
     let failures = 0;
@@ -428,7 +449,9 @@ export class StreamableHttpTransport implements RemoteTransport {
       let res: HttpResponse;
       try {
         res = await this.exchange('GET', undefined, state.lastEventId ? { 'last-event-id': state.lastEventId } : undefined);
+        onFirstAnswer();
       } catch (err) {
+        onFirstAnswer();
         if (this.closed) return;
         failures++;
         this.ctx.log.debug(`server stream: ${(err as KeybridgeError).message}`);
