@@ -84,7 +84,7 @@ function requestedToolCalls(raw: string | undefined): { name: string; arguments:
 async function run(serverUrl: string): Promise<void> {
   const scratch = mkdtempSync(path.join(tmpdir(), 'keybridge-conformance-'));
   try {
-    const invocation = bridgeInvocation(serverUrl, process.env.MCP_CONFORMANCE_CONTEXT, scratch, (name, text) => {
+    const invocation = bridgeInvocation(serverUrl, process.env.MCP_CONFORMANCE_CONTEXT, (name, text) => {
       const file = path.join(scratch, name);
       writeFileSync(file, text, { mode: 0o600 });
       return file;

@@ -29,7 +29,6 @@ function str(ctx: Context, key: string): string {
 export function bridgeInvocation(
   serverUrl: string,
   rawContext: string | undefined,
-  _scratch: string,
   writeFile: (name: string, text: string) => string,
 ): BridgeInvocation {
   // Each scenario is one bridge process; a memory store keeps scenarios from seeing each other.

@@ -43,8 +43,8 @@ export interface TargetDiscoveryInput {
  *    /authorize, /token and /register at that origin.
  */
 export async function discoverAuthorizationTarget(input: TargetDiscoveryInput): Promise<AuthorizationTarget> {
-  const { options, log, signal } = input;
-  const common = { fetch: input.fetch, log, signal, allowHttp: options.allowHttp, assumePkceS256: input.requirePkce ? options.assumePkceS256 : true };
+  const { options, log } = input;
+  const common = requestOptions(input);
   let prm;
   try {
     prm = await discoverProtectedResource({
@@ -56,7 +56,7 @@ export async function discoverAuthorizationTarget(input: TargetDiscoveryInput): 
     });
   } catch (err) {
     if (!(err instanceof KeybridgeError && err.code === 'no_resource_metadata')) throw err;
-    return legacyTarget(input, err);
+    return legacyTarget(input, common, err);
   }
   const issuer = prm.authorization_servers[0]!;
   if (prm.authorization_servers.length > 1) log.debug(`the resource lists several authorization servers; using ${issuer}`);
@@ -65,7 +65,13 @@ export async function discoverAuthorizationTarget(input: TargetDiscoveryInput): 
   return { server, resource, scopesSupported: prm.scopes_supported, via: 'resource-metadata' };
 }
 
-async function legacyTarget(input: TargetDiscoveryInput, noPrm: KeybridgeError): Promise<AuthorizationTarget> {
+/** What every discovery request of one sign-in shares. */
+function requestOptions(input: TargetDiscoveryInput) {
+  const { options } = input;
+  return { fetch: input.fetch, log: input.log, signal: input.signal, allowHttp: options.allowHttp, assumePkceS256: input.requirePkce ? options.assumePkceS256 : true };
+}
+
+async function legacyTarget(input: TargetDiscoveryInput, common: ReturnType<typeof requestOptions>, noPrm: KeybridgeError): Promise<AuthorizationTarget> {
   const { options, log } = input;
   const origin = options.serverUrl.origin;
   log.debug(`${noPrm.message}; trying 2025-03-26 discovery at ${origin}`);
@@ -78,11 +84,7 @@ async function legacyTarget(input: TargetDiscoveryInput, noPrm: KeybridgeError):
       // MCP server's own authority — is accepted: a foreign issuer here would be a mix-up.
       acceptIssuer: (named) => sameOrigin(named, origin),
       gatewayUrl: options.serverUrl,
-      fetch: input.fetch,
-      log,
-      signal: input.signal,
-      allowHttp: options.allowHttp,
-      assumePkceS256: input.requirePkce ? options.assumePkceS256 : true,
+      ...common,
     });
     return { server, resource, via: 'legacy-metadata' };
   } catch (err) {

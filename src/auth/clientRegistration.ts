@@ -8,7 +8,7 @@ import type { DiscoveredServer } from './discovery.js';
 import { checkEndpoint } from './endpointPolicy.js';
 import { toAuthError } from './oauthErrors.js';
 import { normaliseRegistrationResponse } from './registrationResponse.js';
-import { buildConfiguration, clientAuthFor, makeCustomFetch, OAUTH_REQUEST_TIMEOUT_S } from './oidcConfiguration.js';
+import { buildConfiguration, clientAuthFor, makeCustomFetch, oauthRequestSignal } from './oidcConfiguration.js';
 import type { AuthOptions } from './options.js';
 import { registrationKey } from './profile.js';
 import type { ClientSource } from './tokenSet.js';
@@ -180,6 +180,8 @@ export interface RegisterClientInput {
   signal?: AbortSignal;
   /** For messages: what the registration is for. */
   what: string;
+  /** What to register at the server instead when it offers no registration (ends the error message). */
+  registerYourselfHint: string;
 }
 
 /**
@@ -189,13 +191,19 @@ export interface RegisterClientInput {
  */
 export async function registerClient(input: RegisterClientInput): Promise<ResolvedClient> {
   const { server, deps } = input;
+  if (!server.metadata.registration_endpoint) {
+    throw new AuthRefusedError(
+      `the authorization server ${server.metadata.issuer} offers no dynamic client registration; ${input.registerYourselfHint} and pass --client-id`,
+      'registration_unsupported',
+    );
+  }
   const requestedMethod = (input.metadata.token_endpoint_auth_method ?? 'none') as TokenEndpointAuthMethod;
   let registered: Awaited<ReturnType<typeof oauth.processDynamicClientRegistrationResponse>>;
   try {
     const response = await oauth.dynamicClientRegistrationRequest(server.metadata as oauth.AuthorizationServer, input.metadata, {
       [oauth.customFetch]: makeCustomFetch(deps.fetch, input.signal) as never,
       [oauth.allowInsecureRequests]: server.insecure,
-      signal: withTimeout(input.signal),
+      signal: oauthRequestSignal(input.signal),
     });
     registered = await oauth.processDynamicClientRegistrationResponse(await normaliseRegistrationResponse(response));
   } catch (err) {
@@ -224,12 +232,6 @@ export async function registerClient(input: RegisterClientInput): Promise<Resolv
 
 async function registerDynamically(input: ResolveClientInput): Promise<ResolvedClient> {
   const { server } = input;
-  if (!server.metadata.registration_endpoint) {
-    throw new AuthRefusedError(
-      `the authorization server ${server.metadata.issuer} offers no dynamic client registration; register a client there and pass --client-id`,
-      'registration_unsupported',
-    );
-  }
   return registerClient({
     server,
     metadata: {
@@ -247,12 +249,8 @@ async function registerDynamically(input: ResolveClientInput): Promise<ResolvedC
     deps: input.deps,
     signal: input.signal,
     what: 'dynamic client registration',
+    registerYourselfHint: 'register a client there',
   });
-}
-
-function withTimeout(signal: AbortSignal | undefined): AbortSignal {
-  const timeout = AbortSignal.timeout(OAUTH_REQUEST_TIMEOUT_S * 1000);
-  return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
 /** The openid-client Configuration for a resolved client at a discovered authorization server. */

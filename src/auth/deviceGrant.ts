@@ -137,12 +137,6 @@ async function deviceClient(input: DeviceSignInInput): Promise<ResolvedClient> {
     deps.log.redactor.addSecret(stored.clientSecret);
     return { clientId: stored.clientId, clientSource: 'dynamic', tokenEndpointAuthMethod: stored.tokenEndpointAuthMethod, clientSecret: stored.clientSecret, reused: true };
   }
-  if (!server.metadata.registration_endpoint) {
-    throw new AuthRefusedError(
-      `the authorization server ${issuer} offers no dynamic client registration; register a client allowed the device grant there and pass --client-id`,
-      'registration_unsupported',
-    );
-  }
   return registerClient({
     server,
     metadata: {
@@ -159,5 +153,6 @@ async function deviceClient(input: DeviceSignInInput): Promise<ResolvedClient> {
     deps,
     signal: input.signal,
     what: 'dynamic client registration (device grant)',
+    registerYourselfHint: 'register a client allowed the device grant there',
   });
 }

@@ -5,7 +5,7 @@ import type { Logger } from '../log/logger.js';
 import { validateBrowserUrl } from './browser.js';
 import { checkEndpoint, checkServerNamedTarget, needsInsecureRequests } from './endpointPolicy.js';
 import { sanitizeServerText, toAuthError, unexpectedStatus } from './oauthErrors.js';
-import { makeCustomFetch, OAUTH_REQUEST_TIMEOUT_S } from './oidcConfiguration.js';
+import { makeCustomFetch, oauthRequestSignal, OAUTH_REQUEST_TIMEOUT_S } from './oidcConfiguration.js';
 import { canonicalServerUrl } from './profile.js';
 
 /** RFC 9728 §2 protected resource metadata (the fields we use). */
@@ -59,11 +59,6 @@ export function authorizationServerMetadataCandidates(issuer: URL): URL[] {
   ];
 }
 
-function withDeadline(signal: AbortSignal | undefined): AbortSignal {
-  const timeout = AbortSignal.timeout(OAUTH_REQUEST_TIMEOUT_S * 1000);
-  return signal ? AbortSignal.any([signal, timeout]) : timeout;
-}
-
 /** What discoverProtectedResource needs. */
 export interface ResourceDiscoveryOptions {
   serverUrl: URL;
@@ -95,7 +90,7 @@ export async function discoverProtectedResource(opts: ResourceDiscoveryOptions):
         method: 'GET',
         headers: { accept: 'application/json' },
         redirect: 'manual',
-        signal: withDeadline(opts.signal),
+        signal: oauthRequestSignal(opts.signal),
       });
     } catch (err) {
       throw new RemoteUnavailableError(`cannot fetch protected resource metadata from ${url.href}`, { code: 'resource_metadata_unreachable', cause: err });

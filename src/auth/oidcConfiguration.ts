@@ -24,6 +24,12 @@ export function makeCustomFetch(fetchFn: typeof globalThis.fetch, signal?: Abort
   };
 }
 
+/** The caller's signal joined with the per-request OAuth deadline, for requests made outside openid-client. */
+export function oauthRequestSignal(signal: AbortSignal | undefined): AbortSignal {
+  const timeout = AbortSignal.timeout(OAUTH_REQUEST_TIMEOUT_S * 1000);
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
 /** How to reach the authorization server with openid-client. */
 export interface ConfigurationInput {
   metadata: client.ServerMetadata;

@@ -1,4 +1,4 @@
-import { hexValue, isDigit, isWs, plainRunEnd, type WordView } from './jsonBytes.js';
+import { BACKSLASH, CLOSE_ARR, CLOSE_OBJ, COLON, COMMA, hexValue, isDigit, isWs, OPEN_ARR, OPEN_OBJ, plainRunEnd, QUOTE, type WordView } from './jsonBytes.js';
 
 /**
  * The routing envelope of a JSON-RPC message (does it have a "method", what is its "id"), read from
@@ -22,14 +22,6 @@ export interface Envelope {
   hasError?: boolean;
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_OBJ = 0x7b;
-const CLOSE_OBJ = 0x7d;
-const OPEN_ARR = 0x5b;
-const CLOSE_ARR = 0x5d;
-const COMMA = 0x2c;
-const COLON = 0x3a;
 const MINUS = 0x2d;
 
 /** Longest id (as JSON text) recorded; ids are short, a longer one makes the envelope unknown. */

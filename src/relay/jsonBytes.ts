@@ -1,7 +1,14 @@
 /** Byte-level helpers of EnvelopeScanner (JSON text as UTF-8 bytes). */
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
+/** JSON structural bytes, shared by the byte-level readers (envelopeScanner, duplicateKeys). */
+export const QUOTE = 0x22;
+export const BACKSLASH = 0x5c;
+export const OPEN_OBJ = 0x7b;
+export const CLOSE_OBJ = 0x7d;
+export const OPEN_ARR = 0x5b;
+export const CLOSE_ARR = 0x5d;
+export const COMMA = 0x2c;
+export const COLON = 0x3a;
 
 /** Bytes that end a run of plain string bytes: the quote, the backslash and control characters. */
 const STRING_STOP = new Uint8Array(256);

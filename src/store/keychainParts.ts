@@ -33,6 +33,8 @@ export interface PartsManifest {
   parts: number;
   sha256: string;
   inline?: string;
+  /** The logical key, when the entry is filed under a digest account (src/store/keychainAccount.ts). */
+  key?: string;
 }
 
 const PART_SUFFIX = /#part(\d+)$/;

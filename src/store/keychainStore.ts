@@ -155,7 +155,7 @@ export class KeychainStore implements TokenStore {
     await this.run(`write ${this.describe(key)}`, async (signal) => {
       const previous = await this.readManifestLeniently(account, signal);
       for (const [index, part] of parts.entries()) await this.write(partAccount(account, index), part, signal);
-      const manifest: PartsManifest & { key?: string } = inline
+      const manifest: PartsManifest = inline
         ? { v: MANIFEST_VERSION, parts: 0, sha256: sha256Hex(text), inline: text }
         : { v: MANIFEST_VERSION, parts: parts.length, sha256: sha256Hex(text) };
       if (account !== key) manifest.key = key;

@@ -120,13 +120,13 @@ describe('conformance runner pieces', () => {
   it('turns handed-over credentials into the flags a user would type, secrets through the environment', () => {
     const files: Record<string, string> = {};
     const write = (n: string, t: string): string => ((files[n] = t), `/tmp/${n}`);
-    const none = bridgeInvocation('http://x/mcp', undefined, '/tmp', write);
+    const none = bridgeInvocation('http://x/mcp', undefined, write);
     expect(none.args).toContain(CONFORMANCE_CIMD_URL);
-    const basic = bridgeInvocation('http://x/mcp', JSON.stringify({ name: 'auth/client-credentials-basic', client_id: 'c', client_secret: 's3' }), '/tmp', write);
+    const basic = bridgeInvocation('http://x/mcp', JSON.stringify({ name: 'auth/client-credentials-basic', client_id: 'c', client_secret: 's3' }), write);
     expect(basic.args).toEqual(expect.arrayContaining(['--grant', 'client-credentials', '--client-secret-env', 'CONFORMANCE_CLIENT_SECRET']));
     expect(basic.args.join(' ')).not.toContain('s3');
     expect(basic.env.CONFORMANCE_CLIENT_SECRET).toBe('s3');
-    const wif = bridgeInvocation('http://x/mcp', JSON.stringify({ name: 'auth/wif-jwt-bearer', client_id: 'c', valid_jwt: 'j.w.t' }), '/tmp', write);
+    const wif = bridgeInvocation('http://x/mcp', JSON.stringify({ name: 'auth/wif-jwt-bearer', client_id: 'c', valid_jwt: 'j.w.t' }), write);
     expect(wif.args).toEqual(expect.arrayContaining(['--grant', 'jwt-bearer', '--assertion-file', '/tmp/assertion.jwt']));
     expect(files['assertion.jwt']).toBe('j.w.t');
   });
