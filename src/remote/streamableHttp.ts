@@ -33,8 +33,12 @@ const MAX_RESUMES = 5;
 const MAX_SESSION_RETRIES = 2;
 const DEFAULT_RETRY_MS = 1_000;
 const MAX_GET_BACKOFF_MS = 30_000;
-/** How long the first request after notifications/initialized waits for the server stream (GET) to be answered. */
-const GET_STREAM_GATE_MS = 2_000;
+/**
+ * At most how long requests sent after notifications/initialized wait for the server stream (GET)
+ * to be answered. A gateway answers a GET at once (headers first); the bound is only for one that
+ * holds it, and is generous because a loaded machine can take seconds to answer on loopback.
+ */
+const GET_STREAM_GATE_MS = 10_000;
 
 /**
  * MCP Streamable HTTP client side (spec 2025-03-26 .. 2025-11-25): one POST per message, JSON or
@@ -53,6 +57,8 @@ export class StreamableHttpTransport implements RemoteTransport {
   private sessionLost = false;
   private initializing?: Promise<void>;
   private getStreamRunning = false;
+  /** Resolves when the running GET stream was first answered (see startGetStream). */
+  private getStreamAnswered: Promise<void> | undefined;
   /** The session whose GET stream the gateway accepted: a later 404 for it means the session expired. */
   private getStreamSession?: string;
   private closed = false;
@@ -83,18 +89,40 @@ export class StreamableHttpTransport implements RemoteTransport {
     }
     // Anything sent while initialize is in flight waits for the session id it brings.
     if (this.initializing) await this.initializing.catch(() => {});
-    // The first request after notifications/initialized waits (briefly, once) for the server's
-    // stream to be answered: a server that sends a request of its own (an elicitation during a
-    // tool call) on a stream not yet open drops it, and the tool call then hangs.
-    if (this.getStreamGate && msg.method !== 'notifications/initialized') await this.getStreamGate;
-    if (msg.method === 'notifications/initialized') this.initializedRaw = out.raw;
+    if (msg.method === 'notifications/initialized') return this.sendInitialized(out);
+    // Requests sent after notifications/initialized wait (once, bounded) until the server's stream
+    // is answered: a server that sends a request of its own (an elicitation during a tool call) on
+    // a stream not yet open drops it, and the tool call then hangs.
+    if (this.getStreamGate) await this.getStreamGate;
     await this.post(out.raw, isRequest ? (msg.id as JsonRpcId) : undefined, {
       allowReinit: true,
       signal: out.signal,
       idempotent: isIdempotentMethod(msg.method),
       whole: out.wholeAnswer,
     });
-    if (msg.method === 'notifications/initialized') this.startGetStream({ gate: true });
+  }
+
+  /**
+   * notifications/initialized, then the GET stream. The gate is set before the POST, synchronously,
+   * so that a request the IDE writes right behind the notification (sends are concurrent: the relay
+   * does not serialise them) cannot overtake the stream's opening.
+   */
+  private async sendInitialized(out: Outgoing): Promise<void> {
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    this.getStreamGate = gate;
+    void gate.then(() => {
+      if (this.getStreamGate === gate) this.getStreamGate = undefined;
+    });
+    this.initializedRaw = out.raw;
+    try {
+      await this.post(out.raw, undefined, { allowReinit: true, signal: out.signal, idempotent: isIdempotentMethod(out.msg.method), whole: out.wholeAnswer });
+    } catch (err) {
+      open();
+      throw err;
+    }
+    // The POST's success may already have started the stream: then wait for that one's answer.
+    void this.startGetStream().then(open);
   }
 
   async close(): Promise<void> {
@@ -411,25 +439,27 @@ export class StreamableHttpTransport implements RemoteTransport {
     return this.reinitializing;
   }
 
-  /** The optional GET stream for server-initiated messages; reopened with backoff while the bridge runs. */
-  private startGetStream(opts: { gate?: boolean } = {}): void {
-    if (this.getStreamRunning || this.closed) return;
+  /**
+   * The optional GET stream for server-initiated messages; reopened with backoff while the bridge
+   * runs. Resolves once the gateway first answers it (any status, or a failure), or after
+   * GET_STREAM_GATE_MS at most, so that a gateway that holds the GET unanswered only delays.
+   */
+  private startGetStream(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.getStreamRunning) return this.getStreamAnswered ?? Promise.resolve();
     this.getStreamRunning = true;
     let answered: () => void = () => undefined;
-    if (opts.gate) {
-      const gate = new Promise<void>((resolve) => {
-        answered = resolve;
-        // Bounded: a slow or silent server only delays the first request by this much.
-        setTimeout(resolve, GET_STREAM_GATE_MS).unref();
-      });
-      this.getStreamGate = gate.then(() => {
-        this.getStreamGate = undefined;
-      });
-    }
+    const first = new Promise<void>((resolve) => {
+      answered = resolve;
+      setTimeout(resolve, GET_STREAM_GATE_MS).unref();
+    });
+    this.getStreamAnswered = first;
     void this.runGetStream(answered).finally(() => {
       answered();
       this.getStreamRunning = false;
+      if (this.getStreamAnswered === first) this.getStreamAnswered = undefined;
     });
+    return first;
   }
 
   private async runGetStream(onFirstAnswer: () => void = () => undefined): Promise<void> {
