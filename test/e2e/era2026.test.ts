@@ -101,6 +101,12 @@ describe('2025 IDE → bridge → 2026-07-28 gateway (SDK v2 server)', () => {
     const calls = gw.record.requests.filter((r) => r.method === 'tools/call');
     expect(calls).toHaveLength(2);
     expect(calls[0]!.id).not.toEqual(calls[1]!.id);
+    // An input_required answer past 64 KiB (what is written to the IDE as it arrives) is still acted on, never relayed.
+    const question = `${'q'.repeat(100 * 1024)}?`;
+    const long = (await client.callTool({ name: 'confirm', arguments: { question } })) as { content: { text: string }[] };
+    expect(long.content[0]!.text).toBe(`answered: forty-two (state asked:${question})`);
+    expect(gw.record.requests.filter((r) => r.method === 'tools/call')).toHaveLength(4);
+    expect(b.stdout()).not.toContain('input_required');
     // Without the elicitation capability the gateway's request cannot be served: the IDE gets an error, not a hang.
     const b2 = bridge([gw.url], { MCP_KEYBRIDGE_HOME: home() });
     const plain = await ide(b2);

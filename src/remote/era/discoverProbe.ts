@@ -2,7 +2,7 @@ import { RemoteUnavailableError } from '../../errors.js';
 import type { JsonRpcId, JsonRpcMessage } from '../../relay/jsonRpc.js';
 import type { TransportContext } from '../remoteTransport.js';
 import { modernErrorOf, supportedVersionsOf } from './modernError.js';
-import { parsedAnswer, postModern, readModernAnswer, type ModernAnswer } from './modernExchange.js';
+import { parsedAnswer, postModern, readModernAnswer, type HeldAnswer } from './modernExchange.js';
 import { MetaKeys, MODERN_VERSION, pickModernVersion } from './protocolVersions.js';
 import { standardHeaders } from './requestHeaders.js';
 
@@ -17,7 +17,7 @@ export interface DiscoverResult {
 
 /** Which era the gateway speaks, and how sure the probe is (only a sure answer is cached). */
 export type EraVerdict =
-  | { era: 'modern'; version: string; discover: DiscoverResult; answer: ModernAnswer }
+  | { era: 'modern'; version: string; discover: DiscoverResult; answer: HeldAnswer }
   | { era: 'legacy'; why: string; sure: boolean };
 
 /** The probe request: the IDE's own server/discover, or one the bridge makes. */
@@ -53,7 +53,7 @@ export async function probeEra(ctx: TransportContext, probe: ProbeRequest, shutd
     if (res.status >= 500) {
       return { era: 'legacy', why: `server/discover answered HTTP ${res.status}`, sure: false };
     }
-    let answer: ModernAnswer;
+    let answer: HeldAnswer;
     try {
       answer = await readModernAnswer(ctx, res, probe.id, async () => undefined);
     } catch (err) {

@@ -1,14 +1,19 @@
 import { Readable } from 'node:stream';
 import { RemoteUnavailableError } from '../../errors.js';
+import type { Envelope } from '../../relay/envelopeScanner.js';
 import type { JsonRpcId, JsonRpcMessage } from '../../relay/jsonRpc.js';
-import { prepareMessage, type PreparedMessage } from '../../relay/jsonEnvelope.js';
+import { prepareMessage, SMALL_MESSAGE_BYTES, type PreparedMessage } from '../../relay/jsonEnvelope.js';
+import type { MessageLease } from '../../relay/stdoutWriter.js';
 import { discard, readBytes } from '../httpClient.js';
+import { readJsonBody } from '../jsonBodyReader.js';
+import { messageLimits } from '../messageLimits.js';
 import { requestFollowingRedirects, type RedirectedResponse } from '../redirects.js';
 import { challengeOf } from '../remoteAuth.js';
 import { describeNetworkError, httpStatusError, isAuthChallenge } from '../remoteErrors.js';
 import type { TransportContext } from '../remoteTransport.js';
 import { retryDelay } from '../retryPolicy.js';
-import { consumeSse, type SseEvent } from '../sseStream.js';
+import { consumeSse, type LargeDataHandler, type SseEvent } from '../sseStream.js';
+import { AnswerToIde } from './answerToIde.js';
 import { ERROR_BODY_LIMIT_BYTES, jsonRpcErrorOf } from './modernError.js';
 
 /** One POST of a 2026-07-28 request: the body as sent and the request's own headers. */
@@ -22,11 +27,22 @@ export interface ModernPost {
   signal?: AbortSignal;
 }
 
-/** The final answer to a request: the bytes received (one line), its envelope, and the parsed form when small. */
-export interface ModernAnswer {
+/**
+ * The final answer to a request: the bytes received (one line), its envelope, and the parsed form
+ * when small; or, for a large one the IDE could take as it came, its envelope once it was written.
+ * status is the HTTP status: a 4xx with a JSON-RPC error body is an answer too (e.g. -32020, -32022, -32602).
+ */
+export type ModernAnswer = HeldAnswer | { streamed: Envelope; status: number };
+export interface HeldAnswer {
   prepared: PreparedMessage;
-  /** HTTP status: a 4xx with a JSON-RPC error body is an answer too (e.g. -32020, -32022, -32602). */
   status: number;
+}
+
+/** A large 2xx answer may go to the IDE as it arrives (see AnswerToIde) instead of being held whole. */
+export interface AnswerStreaming {
+  open: () => Promise<MessageLease>;
+  /** Hold it until its end shows it is not an InputRequiredResult (the bridge acts on those). */
+  mayAskForInput: boolean;
 }
 
 /**
@@ -96,11 +112,20 @@ export async function postModern(ctx: TransportContext, post: ModernPost, shutdo
  * error are answers; any other error status throws. 2026-07-28 streams are not resumable: a
  * stream that ends before the answer fails the request.
  */
+export async function readModernAnswer(ctx: TransportContext, res: RedirectedResponse, requestId: JsonRpcId, onOther: (prepared: PreparedMessage) => Promise<void>): Promise<HeldAnswer>;
 export async function readModernAnswer(
   ctx: TransportContext,
   res: RedirectedResponse,
   requestId: JsonRpcId,
   onOther: (prepared: PreparedMessage) => Promise<void>,
+  streaming?: AnswerStreaming,
+): Promise<ModernAnswer>;
+export async function readModernAnswer(
+  ctx: TransportContext,
+  res: RedirectedResponse,
+  requestId: JsonRpcId,
+  onOther: (prepared: PreparedMessage) => Promise<void>,
+  streaming?: AnswerStreaming,
 ): Promise<ModernAnswer> {
   if (res.status < 200 || res.status >= 300) {
     const body = await readBytes(res.body, ERROR_BODY_LIMIT_BYTES).catch(() => Buffer.alloc(0));
@@ -113,14 +138,60 @@ export async function readModernAnswer(
     throw new RemoteUnavailableError(`the gateway accepted request ${JSON.stringify(requestId)} but sent no answer`, { code: 'no_response' });
   }
   const type = first(res.headers['content-type']) ?? '';
+  const limits = ctx.limits ?? messageLimits();
+  const isAnswer = (env: Envelope): boolean => !env.hasMethod && env.id === requestId;
+  const toIde = streaming && ((): Promise<AnswerToIde> => AnswerToIde.open({
+    open: streaming.open,
+    log: ctx.log,
+    mayAskForInput: streaming.mayAskForInput,
+    holdLimitBytes: limits.maxWholeMessageBytes,
+    asksForInput: (msg) => msg.method === undefined && msg.id === requestId && (msg.result as { resultType?: unknown } | undefined)?.resultType === 'input_required',
+  }));
   if (!type.startsWith('text/event-stream')) {
-    const prepared = prepareMessage(await readBytes(res.body, ctx.limits?.maxMessageBytes));
-    if (!prepared) {
-      throw new RemoteUnavailableError(`the gateway answered request ${JSON.stringify(requestId)} with a body that is not a JSON-RPC message`, { code: 'bad_answer' });
+    if (!toIde) {
+      const prepared = prepareMessage(await readBytes(res.body, limits.maxMessageBytes));
+      if (!prepared) {
+        throw new RemoteUnavailableError(`the gateway answered request ${JSON.stringify(requestId)} with a body that is not a JSON-RPC message`, { code: 'bad_answer' });
+      }
+      return { prepared, status: res.status };
     }
-    return { prepared, status: res.status };
+    let sink: AnswerToIde | undefined;
+    const body = await readJsonBody(res.body, { limits, streamAboveBytes: SMALL_MESSAGE_BYTES, open: async () => (sink = await toIde()) });
+    if ('whole' in body) {
+      const prepared = prepareMessage(body.whole);
+      if (!prepared) {
+        throw new RemoteUnavailableError(`the gateway answered request ${JSON.stringify(requestId)} with a body that is not a JSON-RPC message`, { code: 'bad_answer' });
+      }
+      return { prepared, status: res.status };
+    }
+    if (sink?.inputRequired) return { prepared: sink.inputRequired, status: res.status };
+    // Written to the IDE already: a JSON body that is not this request's answer is refused, so the request is answered once (by an error) instead of never.
+    if (!body.streamed || !isAnswer(body.streamed)) {
+      throw new RemoteUnavailableError(`the gateway answered request ${JSON.stringify(requestId)} with a body that is not its JSON-RPC answer`, { code: 'bad_answer' });
+    }
+    return { streamed: body.streamed, status: res.status };
   }
   let answer: PreparedMessage | undefined;
+  let streamed: Envelope | undefined;
+  const large: LargeDataHandler | undefined = toIde && {
+    thresholdBytes: SMALL_MESSAGE_BYTES,
+    begin: async (eventType) => {
+      if (eventType !== undefined && eventType !== 'message') return undefined;
+      const sink = await toIde();
+      return {
+        write: (piece) => sink.write(piece),
+        lineBreak: () => sink.lineBreak(),
+        abort: () => sink.abort(),
+        end: async (ev) => {
+          const env = await sink.end();
+          if (ev.event !== undefined && ev.event !== 'message') ctx.log.warn(`the gateway named a large event "${ev.event}" only after its data; it was relayed as a message`);
+          if (sink.inputRequired) answer = sink.inputRequired;
+          else if (env && isAnswer(env)) streamed = env;
+          return answer !== undefined || streamed !== undefined;
+        },
+      };
+    },
+  };
   await consumeSse(res.body, {}, async (ev: SseEvent) => {
     if (ev.data.length === 0 || (ev.event && ev.event !== 'message')) return false;
     const prepared = prepareMessage(ev.data);
@@ -134,15 +205,17 @@ export async function readModernAnswer(
     }
     await onOther(prepared);
     return false;
-  }, undefined, ctx.limits);
+  }, large, limits);
+  if (streamed) return { streamed, status: res.status };
   if (!answer) {
     throw new RemoteUnavailableError(`the gateway closed the response stream for request ${JSON.stringify(requestId)} without answering it`, { code: 'stream_closed' });
   }
   return { prepared: answer, status: res.status };
 }
 
-/** The parsed form of an answer (parsing a large one only when asked). */
+/** The parsed form of an answer held whole (parsing a large one only when asked). */
 export function parsedAnswer(a: ModernAnswer): JsonRpcMessage {
+  if ('streamed' in a) throw new Error('an answer already written to the IDE has no parsed form');
   return (a.prepared.msg as JsonRpcMessage | undefined) ?? (JSON.parse(a.prepared.bytes.toString('utf8')) as JsonRpcMessage);
 }
 

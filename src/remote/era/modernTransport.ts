@@ -4,8 +4,9 @@ import type { Outgoing, RemoteTransport, TransportContext } from '../remoteTrans
 import { isIdempotentMethod } from '../retryPolicy.js';
 import type { DiscoverResult } from './discoverProbe.js';
 import { ModernErrorCodes, supportedVersionsOf, type ModernError } from './modernError.js';
-import { parsedAnswer, postModern, readModernAnswer, type ModernAnswer } from './modernExchange.js';
+import { parsedAnswer, postModern, readModernAnswer, type AnswerStreaming, type ModernAnswer } from './modernExchange.js';
 import { INPUT_REQUIRED_METHODS, MAX_INPUT_ROUNDS, fulfilInputRequests, inputRequiredOf, MissingIdeCapability } from './inputRequired.js';
+import { InputRequiredWatch } from './inputRequiredWatch.js';
 import { legacyVersionFor, MetaKeys, pickModernVersion } from './protocolVersions.js';
 import { standardHeaders } from './requestHeaders.js';
 import { IdeRefused, RequestsToIde } from './requestsToIde.js';
@@ -167,7 +168,8 @@ export class ModernTransport implements RemoteTransport {
     const urlElicitations: string[] = [];
     for (let round = 0; ; round++) {
       const params = { ...this.withMeta(baseParams), ...extra };
-      const answer = await this.call(method, params, wireId, out.signal);
+      // A large answer goes to the IDE as it arrives unless its id must be rewritten (a retry).
+      const answer = await this.call(method, params, wireId, out.signal, wireId === id && this.mayStream(out));
       const parsed = INPUT_REQUIRED_METHODS.has(method) && mayBeInputRequired(answer) ? parsedAnswer(answer) : undefined;
       const input = parsed ? inputRequiredOf(parsed.result) : undefined;
       if (!input) {
@@ -205,7 +207,7 @@ export class ModernTransport implements RemoteTransport {
     const method = out.msg.method!;
     const own = (out.msg.params as { _meta?: Record<string, unknown> } | undefined)?._meta?.[MetaKeys.protocolVersion];
     const version = typeof own === 'string' ? own : this.version;
-    const answer = await this.exchange({ method, params: out.msg.params, id, raw: out.raw, version, signal: out.signal });
+    const answer = await this.exchange({ method, params: out.msg.params, id, raw: out.raw, version, signal: out.signal, toIde: this.mayStream(out) });
     await this.deliverAnswer(answer, id, id, method, undefined);
   }
 
@@ -214,25 +216,31 @@ export class ModernTransport implements RemoteTransport {
    * version is retried once with one the gateway lists; a header mismatch on tools/call re-lists
    * the tools (their x-mcp-header designations may have changed) and is retried once.
    */
-  private async call(method: string, params: Record<string, unknown>, id: JsonRpcId, signal?: AbortSignal): Promise<ModernAnswer> {
-    let answer = await this.exchange({ method, params, id, version: this.version, signal });
+  private async call(method: string, params: Record<string, unknown>, id: JsonRpcId, signal: AbortSignal | undefined, toIde: boolean): Promise<ModernAnswer> {
+    let answer = await this.exchange({ method, params, id, version: this.version, signal, toIde });
     const err = modernErrorIn(answer);
     if (err?.code === ModernErrorCodes.UnsupportedProtocolVersion) {
       const next = pickModernVersion(supportedVersionsOf(err) ?? []);
       if (next) {
         this.version = next;
         const retried = { ...params, _meta: { ...(params._meta as object), [MetaKeys.protocolVersion]: next } };
-        answer = await this.exchange({ method, params: retried, id, version: next, signal });
+        answer = await this.exchange({ method, params: retried, id, version: next, signal, toIde });
       }
     } else if (err?.code === ModernErrorCodes.HeaderMismatch && method === 'tools/call') {
       this.opts.ctx.log.info('the gateway reported a header mismatch; listing its tools again and retrying once');
       await this.relistTools(signal);
-      answer = await this.exchange({ method, params, id, version: this.version, signal });
+      answer = await this.exchange({ method, params, id, version: this.version, signal, toIde });
     }
     return answer;
   }
 
-  private async exchange(req: { method: string; params: unknown; id: JsonRpcId; version: string; raw?: string; signal?: AbortSignal }): Promise<ModernAnswer> {
+  /** Whether the answer to this IDE request may go to the IDE as it arrives: not when it is read whole (tools/list, the policy's lists). */
+  private mayStream(out: Outgoing): boolean {
+    return out.msg.method !== 'tools/list' && out.wholeAnswer !== true;
+  }
+
+  /** toIde: a large 2xx answer may be written to the IDE as it arrives (see AnswerToIde). */
+  private async exchange(req: { method: string; params: unknown; id: JsonRpcId; version: string; raw?: string; signal?: AbortSignal; toIde?: boolean }): Promise<ModernAnswer> {
     const body = req.raw ?? JSON.stringify({ jsonrpc: '2.0', id: req.id, method: req.method, params: req.params });
     const headers = standardHeaders(req.method, req.params, req.version);
     if (req.method === 'tools/call') {
@@ -240,7 +248,11 @@ export class ModernTransport implements RemoteTransport {
       Object.assign(headers, this.tools.headersFor(p?.name, p?.arguments));
     }
     const res = await postModern(this.opts.ctx, { body, headers, idempotent: isIdempotentMethod(req.method), signal: req.signal }, this.abort.signal);
-    return readModernAnswer(this.opts.ctx, res, req.id, (prepared) => Promise.resolve(this.opts.ctx.deliver(prepared.bytes, prepared.msg as JsonRpcMessage | undefined)));
+    const open = this.opts.ctx.openMessage;
+    const streaming: AnswerStreaming | undefined = req.toIde && open
+      ? { open, mayAskForInput: this.opts.mode === 'translate' && INPUT_REQUIRED_METHODS.has(req.method) }
+      : undefined;
+    return readModernAnswer(this.opts.ctx, res, req.id, (prepared) => Promise.resolve(this.opts.ctx.deliver(prepared.bytes, prepared.msg as JsonRpcMessage | undefined)), streaming);
   }
 
   /** tools/list again (every page, bounded) only to refresh the x-mcp-header designations. */
@@ -262,6 +274,7 @@ export class ModernTransport implements RemoteTransport {
    * list or an error code must be translated.
    */
   private async deliverAnswer(answer: ModernAnswer, ideId: JsonRpcId, wireId: JsonRpcId, method: string, parsed?: JsonRpcMessage): Promise<void> {
+    if ('streamed' in answer) return; // written as it arrived (only ever under the IDE's own id)
     const needsToolFilter = method === 'tools/list';
     const mapsError = this.opts.mode === 'translate' && method === 'resources/read' && answer.status !== 200;
     if (!needsToolFilter && !mapsError && wireId === ideId && answer.prepared.env.id === ideId) {
@@ -298,14 +311,17 @@ export class ModernTransport implements RemoteTransport {
   }
 }
 
-/** Whether an answer may be input_required: small ones are parsed already, large ones are checked for the word. */
+/** Whether an answer may be input_required: small ones are parsed already, large held ones are checked for the word (see InputRequiredWatch), streamed ones were. */
 function mayBeInputRequired(a: ModernAnswer): boolean {
+  if ('streamed' in a) return false;
   if (a.prepared.msg) return (a.prepared.msg.result as { resultType?: unknown } | undefined)?.resultType === 'input_required';
-  return a.prepared.bytes.includes('"input_required"');
+  const watch = new InputRequiredWatch();
+  watch.push(a.prepared.bytes);
+  return watch.maybe;
 }
 
 function modernErrorIn(a: ModernAnswer): ModernError | undefined {
-  if (a.status !== 400) return undefined;
+  if (a.status !== 400 || 'streamed' in a) return undefined;
   const e = (a.prepared.msg as JsonRpcMessage | undefined)?.error;
   return e ? { code: e.code, message: e.message, data: e.data } : undefined;
 }
