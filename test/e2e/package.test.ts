@@ -70,13 +70,14 @@ async function session(command: string, args: string[], cwd: string): Promise<{ 
 }
 
 describe('the published package', () => {
-  it('holds exactly what runs: the CLI entry, the compiled src, package.json and the README', async () => {
+  it('holds exactly what runs: the CLI entry, the bundle (scripts/bundle.mjs), package.json and the README', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball]);
     const files = stdout.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
     expect(files).toContain('bin/mcp-keybridge.js');
-    expect(files).toContain('dist/src/cli/main.js');
+    expect(files).toContain('dist/bundle/mcp-keybridge.js');
+    expect(files.some((f) => f.startsWith('dist/bundle/chunks/'))).toBe(true);
     expect(files).toContain('package.json');
-    const unexpected = files.filter((f) => !(f === 'bin/mcp-keybridge.js' || f === 'package.json' || /^(README|LICENSE)/i.test(f) || /^dist\/src\/.+\.js$/.test(f)));
+    const unexpected = files.filter((f) => !(f === 'bin/mcp-keybridge.js' || f === 'package.json' || /^(README|LICENSE)/i.test(f) || /^dist\/bundle\/.+\.js$/.test(f)));
     expect(unexpected).toEqual([]);
   });
 

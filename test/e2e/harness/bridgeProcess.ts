@@ -2,8 +2,11 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { assertBundleFresh } from './bundleFreshness.js';
 
 export const BIN = fileURLToPath(new URL('../../../bin/mcp-keybridge.js', import.meta.url));
+// BIN runs the bundle: refuse to test one older than dist/src.
+assertBundleFresh(fileURLToPath(new URL('../../..', import.meta.url)));
 
 export interface BridgeProcess {
   child: ChildProcessWithoutNullStreams;
