@@ -71,7 +71,7 @@ function labServer(record: Gateway2026Record): McpServer {
     });
     return text(signal.aborted ? 'cancelled' : `waited ${args.ms} ms`);
   });
-  server.registerTool('progress', { description: 'Reports `steps` progress notifications, then completes', inputSchema: z.object({ steps: z.number().int().min(1).max(1000) }) }, async (args, ctx) => {
+  server.registerTool('progress', { description: 'Reports `steps` progress notifications, then completes (with `bytes` characters of blobText when given)', inputSchema: z.object({ steps: z.number().int().min(1).max(1000), bytes: z.number().int().min(0).max(64 * 1024 * 1024).optional() }) }, async (args, ctx) => {
     note('progress', args);
     const token = ctx.mcpReq._meta?.progressToken;
     if (token !== undefined) {
@@ -79,7 +79,7 @@ function labServer(record: Gateway2026Record): McpServer {
         await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: args.steps } });
       }
     }
-    return text(`completed ${args.steps} steps`);
+    return text(args.bytes === undefined ? `completed ${args.steps} steps` : blobText(args.bytes));
   });
   server.registerTool(
     'route',

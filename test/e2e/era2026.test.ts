@@ -72,6 +72,11 @@ describe('2025 IDE → bridge → 2026-07-28 gateway (SDK v2 server)', () => {
     await client.callTool({ name: 'progress', arguments: { steps: 3 } }, undefined, { onprogress: (p) => void steps.push(p.progress) });
     const lines = b.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
     expect(lines.filter((m) => m.method === 'notifications/progress').map((m) => m.params.progress)).toEqual([1, 2, 3]);
+    // A large answer after notifications (an SSE response, read in pieces) arrives intact too.
+    const seen: number[] = [];
+    const sized = (await client.callTool({ name: 'progress', arguments: { steps: 2, bytes: 300 * 1024 } }, undefined, { onprogress: (p) => void seen.push(p.progress) })) as { content: { text: string }[] };
+    expect(seen).toEqual([1, 2]);
+    expect(sized.content[0]!.text === blobText(300 * 1024)).toBe(true);
 
     // Every POST declared the version in _meta and in MCP-Protocol-Version, and named its method.
     const posted = gw.record.requests.filter((r) => r.method !== undefined);

@@ -23,8 +23,6 @@ export interface AnswerToIdeOptions {
   asksForInput: (msg: JsonRpcMessage) => boolean;
 }
 
-const LINE_BREAK = null;
-
 /**
  * One large answer from a 2026-07-28 gateway on its way to the IDE, as its pieces arrive: the
  * bridge's counterpart of the 2025 path's streamed messages, so a burst of large answers costs
@@ -32,17 +30,20 @@ const LINE_BREAK = null;
  *
  * An answer that may ask for input is held until its end, under the stdout lease (so one answer
  * at a time is held, the others wait at their sockets), because where resultType sits is up to
- * the gateway (the SDK writes it after the content). At its end the InputRequiredWatch tells,
- * without a parse, that it is an ordinary result (the common case): the held pieces are written.
- * Otherwise it is parsed; an InputRequiredResult is given back (`inputRequired`) and nothing is
- * written. Past holdLimitBytes the answer is written on as it comes (a larger one asking for
- * input is not acted on: it reaches the IDE as it is, with a warning).
+ * the gateway (the SDK writes it after the content). Its pieces are framed and scanned for the
+ * envelope as they arrive (StreamedMessage), only the writes wait. At its end the
+ * InputRequiredWatch tells, without a parse, that it is an ordinary result (the common case): the
+ * held pieces go out at once. Otherwise it is parsed; an InputRequiredResult is given back
+ * (`inputRequired`) and nothing is written. Past holdLimitBytes the answer is written on as it
+ * comes (a larger one asking for input is not acted on: it reaches the IDE as it is, with a warning).
  */
 export class AnswerToIde implements MessageStream {
   private readonly watch = new InputRequiredWatch();
-  private held: (Buffer | typeof LINE_BREAK)[] = [];
+  private readonly out: StreamedMessage;
+  /** Pieces framed for stdout, not written yet (while holding). */
+  private held: Buffer[] = [];
   private heldBytes = 0;
-  private out?: StreamedMessage;
+  private holding: boolean;
   /** The answer asked for input: it was not written, here it is parsed. */
   inputRequired?: PreparedMessage;
 
@@ -50,7 +51,21 @@ export class AnswerToIde implements MessageStream {
     private readonly lease: MessageLease,
     private readonly o: AnswerToIdeOptions,
   ) {
-    if (!o.mayAskForInput) this.out = new StreamedMessage(lease, o.log);
+    this.holding = o.mayAskForInput;
+    const held: MessageLease = {
+      write: (piece) => {
+        if (!this.holding) return lease.write(piece);
+        this.held.push(piece);
+        this.heldBytes += piece.length;
+        if (this.heldBytes > o.holdLimitBytes) return this.release();
+      },
+      end: async () => {
+        await this.release();
+        await lease.end();
+      },
+      settled: lease.settled && ((env) => lease.settled!(env)),
+    };
+    this.out = new StreamedMessage(held, o.log);
   }
 
   /** Wait for stdout, then take the answer's pieces. */
@@ -60,56 +75,58 @@ export class AnswerToIde implements MessageStream {
 
   write(piece: Buffer): void | Promise<void> {
     if (this.o.mayAskForInput) this.watch.push(piece);
-    if (this.out) return this.out.write(piece);
-    this.held.push(piece);
-    this.heldBytes += piece.length;
-    if (this.heldBytes > this.o.holdLimitBytes) return this.spill();
+    return this.out.write(piece);
   }
 
   lineBreak(): void | Promise<void> {
     if (this.o.mayAskForInput) this.watch.lineBreak();
-    if (this.out) return this.out.lineBreak();
-    this.held.push(LINE_BREAK);
-    this.heldBytes++;
+    return this.out.lineBreak();
   }
 
   /** Its envelope once written (undefined: not one well-formed object, or given back as inputRequired). */
   async end(): Promise<Envelope | undefined> {
-    if (!this.out) {
-      const asked = this.watch.maybe ? this.parseHeld() : undefined;
+    if (this.holding && this.watch.maybe) {
+      const asked = this.parseHeld();
       if (asked) {
         this.inputRequired = asked;
-        this.held = [];
+        this.drop();
         await this.lease.end(); // nothing was written: stdout goes to the next writer
         return undefined;
       }
-      await this.spill();
     } else if (this.o.mayAskForInput && this.watch.maybe) {
       this.o.log.warn('a 2026-07-28 answer too large to hold may have asked for input (input_required); it went to the IDE as it came');
     }
-    return this.out!.end();
+    return this.out.end();
   }
 
   async abort(): Promise<void> {
-    if (this.out) return this.out.abort();
-    this.held = [];
+    if (!this.holding) return this.out.abort();
+    this.drop();
     await this.lease.end();
   }
 
-  /** Write what is held and everything after it as it comes. */
-  private async spill(): Promise<void> {
-    const out = (this.out = new StreamedMessage(this.lease, this.o.log));
+  /** Stop holding: what is held goes out at once (it is in memory already: no wait between pieces). */
+  private release(): void | Promise<void> {
+    if (!this.holding) return;
+    this.holding = false;
     const held = this.held;
-    this.held = [];
-    for (const piece of held) await (piece === LINE_BREAK ? out.lineBreak() : out.write(piece));
+    this.drop();
+    let last: void | Promise<void> = undefined;
+    for (const piece of held) last = this.lease.write(piece) ?? last;
+    return last;
   }
 
-  /** The held answer parsed, when it is the awaited one asking for input. */
+  private drop(): void {
+    this.holding = false;
+    this.held = [];
+    this.heldBytes = 0;
+  }
+
+  /** The held answer parsed, when it is the awaited one asking for input (framing made line breaks spaces: the same JSON). */
   private parseHeld(): PreparedMessage | undefined {
-    const text = Buffer.concat(this.held.map((p) => p ?? NEWLINE), this.heldBytes).toString('utf8');
     let msg: unknown;
     try {
-      msg = JSON.parse(text);
+      msg = JSON.parse(Buffer.concat(this.held, this.heldBytes).toString('utf8'));
     } catch {
       return undefined; // written as it came: the IDE's parser rejects it, as on the 2025 path
     }
@@ -118,5 +135,3 @@ export class AnswerToIde implements MessageStream {
     return { bytes: Buffer.from(JSON.stringify(m)), env: envelopeOf(m), msg: m };
   }
 }
-
-const NEWLINE = Buffer.from('\n');
