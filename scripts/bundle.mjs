@@ -11,9 +11,33 @@
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * commander requires node:child_process when it loads, for executable subcommands (`git-style`
+ * programs it spawns), which this CLI does not have. That load (child_process, dgram, net's socket
+ * lists: ~1-3 ms) is moved to the first spawn. The one line is replaced exactly, or the build
+ * fails, so a commander that changes it is looked at again rather than bundled unpatched.
+ */
+const COMMANDER_CHILD_PROCESS = "const childProcess = require('node:child_process');";
+const lazyCommanderChildProcess = {
+  name: 'lazy-commander-child-process',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      if (text.split(COMMANDER_CHILD_PROCESS).length !== 2) {
+        throw new Error(`${path.relative(root, args.path)}: expected the line ${COMMANDER_CHILD_PROCESS} once; look at scripts/bundle.mjs's commander patch again`);
+      }
+      return {
+        contents: text.replace(COMMANDER_CHILD_PROCESS, "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };"),
+        loader: 'js',
+      };
+    });
+  },
+};
 const outdir = `${root}dist/bundle`;
 
 // Chunk names carry a content hash: clear the folder so no chunk of an earlier build is left to ship.
@@ -36,6 +60,7 @@ const result = await build({
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: 'eof',
+  plugins: [lazyCommanderChildProcess],
   metafile: true,
   logLevel: 'warning',
 });
@@ -48,8 +73,22 @@ for (const file of Object.keys(result.metafile.inputs).filter((f) => f.startsWit
 }
 await writeFile(`${outdir}/inputs.json`, `${JSON.stringify(inputs, null, 1)}\n`);
 
+// --report: what the entry loads before its first dynamic import (the bridge's start), by input.
 if (process.argv.includes('--report')) {
-  for (const [file, out] of Object.entries(result.metafile.outputs)) {
-    console.log(`${(out.bytes / 1024).toFixed(1).padStart(8)} KiB  ${file}`);
+  const outputs = result.metafile.outputs;
+  const seen = new Set();
+  const visit = (file) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const imp of outputs[file].imports) if (imp.kind === 'import-statement' && outputs[imp.path]) visit(imp.path);
+  };
+  visit('dist/bundle/mcp-keybridge.js');
+  let total = 0;
+  for (const file of seen) {
+    total += outputs[file].bytes;
+    console.log(`${(outputs[file].bytes / 1024).toFixed(1).padStart(7)} KiB  ${file}`);
+    const inputs = Object.entries(outputs[file].inputs).sort((a, b) => b[1].bytesInOutput - a[1].bytesInOutput);
+    for (const [input, { bytesInOutput }] of inputs) console.log(`            ${(bytesInOutput / 1024).toFixed(1).padStart(6)} KiB  ${input}`);
   }
+  console.log(`${(total / 1024).toFixed(1).padStart(7)} KiB  in ${seen.size} files loaded at start; ${Object.keys(outputs).length} files in all`);
 }

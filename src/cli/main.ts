@@ -1,6 +1,4 @@
 import { homedir } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { KeybridgeError, ExitCode } from '../errors.js';
 import { Logger } from '../log/logger.js';
 import { redactShapes } from '../log/redact.js';
@@ -42,13 +40,14 @@ function realDeps(debug: boolean): Deps {
 /**
  * V8's gc(), reached on first use without starting node with --expose-gc: the flag, set at run
  * time, exposes gc() in contexts created afterwards (the way Jest's --logHeapUsage does it).
+ * node:v8 and node:vm are loaded then too, not at start (about 1 ms a bridge rarely needs).
  */
 function garbageCollector(): (kind: 'minor' | 'major') => void {
   let gc: ((opts: { type: 'minor' | 'major' }) => void) | undefined;
   return (kind) => {
     if (!gc) {
-      setFlagsFromString('--expose-gc');
-      gc = runInNewContext('gc') as typeof gc;
+      process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc');
+      gc = process.getBuiltinModule('node:vm').runInNewContext('gc') as typeof gc;
     }
     gc!({ type: kind });
   };

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
@@ -153,5 +152,6 @@ export async function buildPolicyHook(f: RawPolicyFlags, deps: Deps, ctx: Policy
       throw new UsageError(`--audit-log ${policy.auditLog}: cannot open it for appending (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   }
-  return assemblePolicyHook(policy, { deps, server: ctx.server, user: ctx.user, audit, spawn });
+  // node:child_process only now, for the alert command: a bridge without a policy never loads it.
+  return assemblePolicyHook(policy, { deps, server: ctx.server, user: ctx.user, audit, spawn: process.getBuiltinModule('node:child_process').spawn });
 }

@@ -1,34 +1,43 @@
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { NOT_WRITTEN } from './retryPolicy.js';
 import { DEFAULT_TIMEOUTS, type HttpClient, type HttpRequest, type HttpResponse, type HttpTimeouts } from './httpClient.js';
 
 /**
  * HTTP on node:http/https with a keep-alive pool. Chosen over undici for the hot path because it
  * costs nothing to load (undici's import alone is ~100 ms, half the start-up budget); TLS trust
- * follows Node (NODE_EXTRA_CA_CERTS works as documented).
+ * follows Node (NODE_EXTRA_CA_CERTS works as documented). node:https (and TLS with it) is loaded
+ * on the first https request, so a gateway on http:// never pays for it.
  */
 export class NodeHttpClient implements HttpClient {
   private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
+  private httpsAgentOnce: https.Agent | undefined;
+  private readonly agentOpts = { keepAlive: true, keepAliveMsecs: 15_000, maxSockets: 64, scheduling: 'lifo' as const };
   private readonly timeouts: HttpTimeouts;
   /** When each pooled socket last went idle (monotonic ms). */
   private readonly idleSince = new WeakMap<Socket, number>();
 
   constructor(timeouts: Partial<HttpTimeouts> = {}) {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...timeouts };
-    const agentOpts = { keepAlive: true, keepAliveMsecs: 15_000, maxSockets: 64, scheduling: 'lifo' as const };
-    this.httpAgent = new http.Agent(agentOpts);
-    this.httpsAgent = new https.Agent(agentOpts);
-    for (const agent of [this.httpAgent, this.httpsAgent]) agent.on('free', (socket: Socket) => this.idleSince.set(socket, performance.now()));
+    this.httpAgent = this.pooled(new http.Agent(this.agentOpts));
+  }
+
+  private get httpsAgent(): https.Agent {
+    this.httpsAgentOnce ??= this.pooled(new (process.getBuiltinModule('node:https').Agent)(this.agentOpts));
+    return this.httpsAgentOnce;
+  }
+
+  /** Record when each of the agent's sockets goes idle (see usable()). */
+  private pooled<A extends http.Agent>(agent: A): A {
+    agent.on('free', (socket: Socket) => this.idleSince.set(socket, monotonicMs()));
+    return agent;
   }
 
   request(req: HttpRequest): Promise<HttpResponse> {
     const { url } = req;
     const isHttps = url.protocol === 'https:';
-    const mod = isHttps ? https : http;
+    const mod: Pick<typeof http, 'request'> = isHttps ? process.getBuiltinModule('node:https') : http;
     const headers: Record<string, string | number> = { ...req.headers };
     if (req.body !== undefined) headers['content-length'] = Buffer.byteLength(req.body);
     return new Promise<HttpResponse>((resolve, reject) => {
@@ -123,12 +132,12 @@ export class NodeHttpClient implements HttpClient {
   private usable(socket: Socket): boolean {
     if (socket.destroyed || !socket.writable || socket.readableEnded) return false;
     const since = this.idleSince.get(socket);
-    return since === undefined || performance.now() - since < REUSE_IDLE_LIMIT_MS;
+    return since === undefined || monotonicMs() - since < REUSE_IDLE_LIMIT_MS;
   }
 
   async close(): Promise<void> {
     this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.httpsAgentOnce?.destroy();
   }
 }
 
@@ -137,6 +146,11 @@ export class NodeHttpClient implements HttpClient {
  * proxies after more: a socket idle for longer than this is not trusted with a request.
  */
 const REUSE_IDLE_LIMIT_MS = 2_000;
+
+/** Monotonic milliseconds; process.hrtime, not the global performance, which loads node:perf_hooks at start. */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
 
 function notWrittenError(url: URL): Error {
   const e = new Error(`a kept-alive connection to ${url.host} was closing; the request was not written and goes out on a fresh connection`) as Error & { code: string };
