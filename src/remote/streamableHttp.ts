@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { RemoteUnavailableError, KeybridgeError } from '../errors.js';
+import { RemoteUnavailableError } from '../errors.js';
 import type { JsonRpcId, JsonRpcMessage } from '../relay/jsonRpc.js';
 import type { Envelope } from '../relay/envelopeScanner.js';
 import { prepareMessage, SMALL_MESSAGE_BYTES } from '../relay/jsonEnvelope.js';
@@ -9,6 +9,7 @@ import { requestFollowingRedirects, type RedirectedResponse } from './redirects.
 import { challengeOf, type RequestTarget } from './remoteAuth.js';
 import type { Outgoing, RemoteTransport, TransportContext } from './remoteTransport.js';
 import { consumeSse, type LargeDataHandler, type SseState } from './sseStream.js';
+import { ServerStream } from './serverStream.js';
 import { readJsonBody } from './jsonBodyReader.js';
 import { MessageTooLargeError, messageLimits, type MessageLimits } from './messageLimits.js';
 import { describeNetworkError, httpStatusError, isAuthChallenge } from './remoteErrors.js';
@@ -32,13 +33,6 @@ const MAX_RESUMES = 5;
 /** Times one request is re-sent after a 404 for its session (re-created meanwhile, by it or a concurrent request). */
 const MAX_SESSION_RETRIES = 2;
 const DEFAULT_RETRY_MS = 1_000;
-const MAX_GET_BACKOFF_MS = 30_000;
-/**
- * At most how long requests sent after notifications/initialized wait for the server stream (GET)
- * to be answered. A gateway answers a GET at once (headers first); the bound is only for one that
- * holds it, and is generous because a loaded machine can take seconds to answer on loopback.
- */
-const GET_STREAM_GATE_MS = 10_000;
 
 /**
  * MCP Streamable HTTP client side (spec 2025-03-26 .. 2025-11-25): one POST per message, JSON or
@@ -56,11 +50,6 @@ export class StreamableHttpTransport implements RemoteTransport {
   /** A re-creation of the session started and has not succeeded yet. */
   private sessionLost = false;
   private initializing?: Promise<void>;
-  private getStreamRunning = false;
-  /** Resolves when the running GET stream was first answered (see startGetStream). */
-  private getStreamAnswered: Promise<void> | undefined;
-  /** The session whose GET stream the gateway accepted: a later 404 for it means the session expired. */
-  private getStreamSession?: string;
   private closed = false;
   private readonly abort = new AbortController();
   /** True once a POST got a real MCP answer: after that 404/405 mean "session gone", not "legacy server". */
@@ -69,7 +58,36 @@ export class StreamableHttpTransport implements RemoteTransport {
   /** Set while the first request after notifications/initialized waits for the server stream's answer. */
   private getStreamGate: Promise<void> | undefined;
 
-  constructor(private readonly ctx: TransportContext) {}
+  /** The GET stream for server-initiated messages. */
+  private readonly serverStream: ServerStream;
+
+  constructor(private readonly ctx: TransportContext) {
+    const transport = this;
+    this.serverStream = new ServerStream({
+      ctx,
+      signal: this.abort.signal,
+      get closed() {
+        return transport.closed;
+      },
+      get sessionId() {
+        return transport.sessionId;
+      },
+      get reinitializing() {
+        return transport.reinitializing;
+      },
+      get canReinitialize() {
+        return transport.initializeRaw !== undefined;
+      },
+      reinitialize: () => this.reinitialize(),
+      get: (lastEventId) => this.exchange('GET', undefined, lastEventId ? { 'last-event-id': lastEventId } : undefined),
+      get largeMessages() {
+        return transport.largeMessages(() => false);
+      },
+      get limits() {
+        return transport.limits;
+      },
+    });
+  }
 
   async send(out: Outgoing): Promise<void> {
     const { msg } = out;
@@ -122,7 +140,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       throw err;
     }
     // The POST's success may already have started the stream: then wait for that one's answer.
-    void this.startGetStream().then(open);
+    void this.serverStream.start().then(open);
   }
 
   async close(): Promise<void> {
@@ -227,7 +245,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       }
       this.confirmed = true;
       // The server stream stops on a 401/403 or a lost session; any later success brings it back.
-      if (this.initializedRaw && !this.getStreamRunning && !this.sessionLost) this.startGetStream();
+      if (this.initializedRaw && !this.serverStream.isRunning && !this.sessionLost) void this.serverStream.start();
       const sid = headerValue(res.headers['mcp-session-id']);
       if (sid && !this.sessionId) this.sessionId = sid;
       if (requestId === undefined || res.status === 202) {
@@ -431,123 +449,12 @@ export class StreamableHttpTransport implements RemoteTransport {
         await this.post(this.initializeRaw, initId, { allowReinit: false, swallow: true });
         if (this.initializedRaw) await this.post(this.initializedRaw, undefined, { allowReinit: false });
         this.sessionLost = false;
-        this.startGetStream();
+        void this.serverStream.start();
       })().finally(() => {
         this.reinitializing = undefined;
       });
     }
     return this.reinitializing;
-  }
-
-  /**
-   * The optional GET stream for server-initiated messages; reopened with backoff while the bridge
-   * runs. Resolves once the gateway first answers it (any status, or a failure), or after
-   * GET_STREAM_GATE_MS at most, so that a gateway that holds the GET unanswered only delays.
-   */
-  private startGetStream(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    if (this.getStreamRunning) return this.getStreamAnswered ?? Promise.resolve();
-    this.getStreamRunning = true;
-    let answered: () => void = () => undefined;
-    const first = new Promise<void>((resolve) => {
-      answered = resolve;
-      setTimeout(resolve, GET_STREAM_GATE_MS).unref();
-    });
-    this.getStreamAnswered = first;
-    void this.runGetStream(answered).finally(() => {
-      answered();
-      this.getStreamRunning = false;
-      if (this.getStreamAnswered === first) this.getStreamAnswered = undefined;
-    });
-    return first;
-  }
-
-  private async runGetStream(onFirstAnswer: () => void = () => undefined): Promise<void> {
-    const state: SseState = {};
-    let stateSession = this.sessionId;
-    let failures = 0;
-    while (!this.closed) {
-      // While the session is being re-created, wait for the new one instead of asking with none.
-      if (this.reinitializing) await this.reinitializing.catch(() => undefined);
-      if (this.closed) return;
-      const sessionAtStart = this.sessionId;
-      // Event ids belong to one session's stream: never resume a new session with an old one's id.
-      if (sessionAtStart !== stateSession) {
-        state.lastEventId = undefined;
-        stateSession = sessionAtStart;
-      }
-      let res: HttpResponse;
-      try {
-        res = await this.exchange('GET', undefined, state.lastEventId ? { 'last-event-id': state.lastEventId } : undefined);
-        onFirstAnswer();
-      } catch (err) {
-        onFirstAnswer();
-        if (this.closed) return;
-        failures++;
-        this.ctx.log.debug(`server stream: ${(err as KeybridgeError).message}`);
-        await this.backoff(failures, state);
-        continue;
-      }
-      if (res.status === 405 || (res.status === 404 && !sessionAtStart)) {
-        discard(res.body); // the server offers no GET stream: fine
-        return;
-      }
-      if (res.status === 404 && sessionAtStart === this.getStreamSession && this.initializeRaw) {
-        // The session this stream was open on expired (e.g. the gateway restarted): re-create it
-        // now rather than at the IDE's next request, so server-initiated messages keep arriving.
-        discard(res.body);
-        this.getStreamSession = undefined;
-        try {
-          if (this.sessionId === sessionAtStart) await this.reinitialize();
-        } catch (err) {
-          if (this.closed) return;
-          this.ctx.log.debug(`server stream: could not re-create the session: ${(err as Error).message}`);
-          return; // the next request from the IDE tries again and restarts the stream
-        }
-        continue;
-      }
-      if (res.status === 404 && this.sessionId !== sessionAtStart) {
-        discard(res.body); // a request re-created the session meanwhile: open the stream on the new one
-        continue;
-      }
-      if (res.status === 404 || res.status === 401 || res.status === 403) {
-        // Session gone or token refused: the next POST re-initializes / signs in and restarts the stream.
-        discard(res.body);
-        return;
-      }
-      if (res.status !== 200) {
-        discard(res.body);
-        failures++;
-        await this.backoff(failures, state);
-        continue;
-      }
-      failures = 0;
-      this.getStreamSession = sessionAtStart;
-      try {
-        await consumeSse(res.body, state, async (ev) => {
-          if (ev.data.length === 0 || (ev.event && ev.event !== 'message')) return false;
-          const prepared = prepareMessage(ev.data);
-          if (prepared) await this.ctx.deliver(prepared.bytes, prepared.msg as JsonRpcMessage | undefined);
-          return false;
-        }, this.largeMessages(() => false), this.limits);
-      } catch (err) {
-        if (this.closed) return;
-        this.ctx.log.debug(`server stream broke: ${(err as Error).message}`);
-      }
-      if (this.closed) return;
-      failures++;
-      await this.backoff(failures, state);
-    }
-  }
-
-  private async backoff(failures: number, state: SseState): Promise<void> {
-    const base = state.retryMs ?? DEFAULT_RETRY_MS;
-    const ms = Math.min(MAX_GET_BACKOFF_MS, base * 2 ** Math.min(failures - 1, 5)) * (0.5 + this.ctx.random() / 2);
-    try {
-      await this.ctx.sleep(ms, this.abort.signal);
-    } catch {
-      // aborted: the loop sees closed
-    }
   }
 }
 
