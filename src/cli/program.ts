@@ -53,6 +53,13 @@ export async function buildProgram(deps: Deps, setExitCode: (code: number) => vo
     setExitCode(await runBridgeCommand(url, opts, deps));
   });
 
+  const args = argv.slice(2);
+  // `serve` too is left out of a plain `mcp-keybridge <url> …` line (the IDE's): no word of it is
+  // `serve`, so commander could not dispatch to it, and its copy of the bridge flags costs ~1 ms.
+  // No words at all prints the help: every command is registered for it.
+  const bridgeOnly = args.length > 0 && isBridgeOnly(args);
+  if (bridgeOnly && !args.includes('serve')) return program;
+
   const serve = new Command('serve')
     .description('run the bridge: stdio MCP server on this side, the remote gateway on the other')
     .argument('<url>', 'the remote MCP gateway URL')
@@ -63,7 +70,7 @@ export async function buildProgram(deps: Deps, setExitCode: (code: number) => vo
   });
   program.addCommand(serve);
 
-  if (isBridgeOnly(argv.slice(2))) return program;
+  if (bridgeOnly) return program;
   const makers = await Promise.all(Object.values(OTHER_COMMANDS).map((load) => load()));
   for (const make of makers) {
     program.addCommand(inherit(make(deps, setExitCode), program));
