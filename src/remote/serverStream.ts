@@ -2,11 +2,11 @@ import type { KeybridgeError } from '../errors.js';
 import type { JsonRpcMessage } from '../relay/jsonRpc.js';
 import { prepareMessage } from '../relay/jsonEnvelope.js';
 import { discard, type HttpResponse } from './httpClient.js';
+import { DEFAULT_RETRY_MS } from './answerStream.js';
 import type { MessageLimits } from './messageLimits.js';
 import type { TransportContext } from './remoteTransport.js';
 import { consumeSse, type LargeDataHandler, type SseState } from './sseStream.js';
 
-const DEFAULT_RETRY_MS = 1_000;
 const MAX_GET_BACKOFF_MS = 30_000;
 /**
  * At most how long start()'s promise waits for the gateway to answer the GET. A gateway answers a

@@ -8,10 +8,12 @@ import { discard, readBytes, type HttpResponse } from './httpClient.js';
 import { requestFollowingRedirects, type RedirectedResponse } from './redirects.js';
 import { challengeOf, type RequestTarget } from './remoteAuth.js';
 import type { Outgoing, RemoteTransport, TransportContext } from './remoteTransport.js';
-import { consumeSse, type LargeDataHandler, type SseState } from './sseStream.js';
+import type { LargeDataHandler } from './sseStream.js';
 import { ServerStream } from './serverStream.js';
+import { largeEventsTo } from './largeEvents.js';
+import { readAnswerStream } from './answerStream.js';
 import { readJsonBody } from './jsonBodyReader.js';
-import { MessageTooLargeError, messageLimits, type MessageLimits } from './messageLimits.js';
+import { messageLimits, type MessageLimits } from './messageLimits.js';
 import { describeNetworkError, httpStatusError, isAuthChallenge } from './remoteErrors.js';
 import { isIdempotentMethod, retryDelay } from './retryPolicy.js';
 import { ERROR_BODY_LIMIT_BYTES, MODERN_SERVER_CODE, modernErrorOf } from './era/modernError.js';
@@ -29,10 +31,8 @@ export class StreamableHttpUnsupported extends Error {
   }
 }
 
-const MAX_RESUMES = 5;
 /** Times one request is re-sent after a 404 for its session (re-created meanwhile, by it or a concurrent request). */
 const MAX_SESSION_RETRIES = 2;
-const DEFAULT_RETRY_MS = 1_000;
 
 /**
  * MCP Streamable HTTP client side (spec 2025-03-26 .. 2025-11-25): one POST per message, JSON or
@@ -351,76 +351,24 @@ export class StreamableHttpTransport implements RemoteTransport {
   }
 
   /** Deliver SSE events until the response to requestId arrives, resuming with Last-Event-ID if the stream drops. */
-  private async readResponseStream(first: HttpResponse, requestId: JsonRpcId, swallow: boolean, signal: AbortSignal, whole = false): Promise<void> {
-    const state: SseState = {};
-    let res: HttpResponse | undefined = first;
-    for (let resumes = 0; ; resumes++) {
-      let answered = false;
-      try {
-        answered = await consumeSse(res.body, state, async (ev) => {
-          if (ev.data.length === 0 || (ev.event && ev.event !== 'message')) return false;
-          const prepared = prepareMessage(ev.data);
-          if (!prepared) {
-            this.ctx.log.warn('the gateway sent an SSE event that is not a JSON object; skipped');
-            return false;
-          }
-          const isAnswer = !prepared.env.hasMethod && prepared.env.id === requestId;
-          if (isAnswer && (swallow || this.isInitialize(requestId))) this.noteInitializeResult(ev.data);
-          if (!(isAnswer && swallow)) await this.ctx.deliver(prepared.bytes, prepared.msg as JsonRpcMessage | undefined);
-          return isAnswer;
-        }, swallow || whole || this.isInitialize(requestId) ? undefined : this.largeMessages((env) => !env.hasMethod && env.id === requestId), this.limits);
-      } catch (err) {
-        if (signal.aborted) throw describeNetworkError(signal.reason ?? err, this.ctx.url);
-        if (err instanceof MessageTooLargeError) throw err; // resuming would only replay the flood
-        this.ctx.log.debug(`response stream broke: ${(err as Error).message}`);
-      }
-      if (answered) return;
-      // Spec: the server may end the stream before answering; the client resumes with GET + Last-Event-ID.
-      if (state.lastEventId === undefined || resumes >= MAX_RESUMES) {
-        throw new RemoteUnavailableError(
-          `the gateway closed the response stream for request ${JSON.stringify(requestId)} without answering it`,
-          { code: 'stream_closed' },
-        );
-      }
-      await this.ctx.sleep(state.retryMs ?? DEFAULT_RETRY_MS, signal);
-      res = await this.exchange('GET', undefined, { 'last-event-id': state.lastEventId }, signal);
-      if (res.status !== 200) {
-        discard(res.body);
-        throw new RemoteUnavailableError(`the gateway refused to resume the response stream (HTTP ${res.status})`, {
-          code: 'stream_closed',
-          status: res.status,
-        });
-      }
-    }
+  private readResponseStream(first: HttpResponse, requestId: JsonRpcId, swallow: boolean, signal: AbortSignal, whole = false): Promise<void> {
+    const initialize = swallow || this.isInitialize(requestId);
+    return readAnswerStream(first, {
+      ctx: this.ctx,
+      requestId,
+      signal,
+      swallow,
+      onAnswer: initialize ? (data) => this.noteInitializeResult(data) : undefined,
+      large: initialize || whole ? undefined : this.largeMessages((env) => !env.hasMethod && env.id === requestId),
+      limits: this.limits,
+      resume: (lastEventId) => this.exchange('GET', undefined, { 'last-event-id': lastEventId }, signal),
+    });
   }
 
-  /**
-   * SSE events with a data line past SMALL_MESSAGE_BYTES go to stdout as they arrive (under the
-   * writer's lock) instead of being joined and held; isAnswer tells from the envelope read on the
-   * way whether the stream has delivered what it was waiting for.
-   */
+  /** Large SSE events go to stdout as they arrive (under the writer's lock); isAnswer tells from their envelope whether the stream delivered what it waits for. */
   private largeMessages(isAnswer: (env: Envelope) => boolean): LargeDataHandler | undefined {
     const open = this.openStreamedMessage();
-    if (!open) return undefined;
-    return {
-      thresholdBytes: SMALL_MESSAGE_BYTES,
-      begin: async (eventType) => {
-        if (eventType !== undefined && eventType !== 'message') return undefined;
-        const message = await open();
-        return {
-          write: (piece) => message.write(piece),
-          lineBreak: () => message.lineBreak(),
-          abort: () => message.abort(),
-          end: async (ev) => {
-            const env = await message.end();
-            if (ev.event !== undefined && ev.event !== 'message') {
-              this.ctx.log.warn(`the gateway named a large event "${ev.event}" only after its data; it was relayed as a message`);
-            }
-            return env !== undefined && isAnswer(env);
-          },
-        };
-      },
-    };
+    return open && largeEventsTo(open, this.ctx.log, (env) => env !== undefined && isAnswer(env));
   }
 
   private get limits(): MessageLimits {

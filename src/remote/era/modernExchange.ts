@@ -13,6 +13,7 @@ import { describeNetworkError, httpStatusError, isAuthChallenge } from '../remot
 import type { TransportContext } from '../remoteTransport.js';
 import { retryDelay } from '../retryPolicy.js';
 import { consumeSse, type LargeDataHandler, type SseEvent } from '../sseStream.js';
+import { largeEventsTo } from '../largeEvents.js';
 import { AnswerToIde } from './answerToIde.js';
 import { ERROR_BODY_LIMIT_BYTES, jsonRpcErrorOf } from './modernError.js';
 
@@ -173,25 +174,13 @@ export async function readModernAnswer(
   }
   let answer: PreparedMessage | undefined;
   let streamed: Envelope | undefined;
-  const large: LargeDataHandler | undefined = toIde && {
-    thresholdBytes: SMALL_MESSAGE_BYTES,
-    begin: async (eventType) => {
-      if (eventType !== undefined && eventType !== 'message') return undefined;
-      const sink = await toIde();
-      return {
-        write: (piece) => sink.write(piece),
-        lineBreak: () => sink.lineBreak(),
-        abort: () => sink.abort(),
-        end: async (ev) => {
-          const env = await sink.end();
-          if (ev.event !== undefined && ev.event !== 'message') ctx.log.warn(`the gateway named a large event "${ev.event}" only after its data; it was relayed as a message`);
-          if (sink.inputRequired) answer = sink.inputRequired;
-          else if (env && isAnswer(env)) streamed = env;
-          return answer !== undefined || streamed !== undefined;
-        },
-      };
-    },
-  };
+  const large: LargeDataHandler | undefined =
+    toIde &&
+    largeEventsTo(toIde, ctx.log, (env, sink) => {
+      if (sink.inputRequired) answer = sink.inputRequired;
+      else if (env && isAnswer(env)) streamed = env;
+      return answer !== undefined || streamed !== undefined;
+    });
   await consumeSse(res.body, {}, async (ev: SseEvent) => {
     if (ev.data.length === 0 || (ev.event && ev.event !== 'message')) return false;
     const prepared = prepareMessage(ev.data);
