@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SCRIPTED_BROWSER_ENV } from '../lab/scriptedBrowserEnv.js';
-import { withTimeout } from './deadline.js';
+import { runCli } from './cliProcess.js';
 import { startGatewayProcess, type GatewayProcess } from './gatewayProcess.js';
 import { nodeBaselineMs, withConnection, type PhaseContext } from './phases.js';
 import { echoCall } from './workloads.js';
@@ -90,24 +88,5 @@ async function measureStore(base: Omit<PhaseContext, 'gateway'>, store: string, 
         base.failures.push(`removing the bench's keychain entries: ${(err as Error).message}`),
       );
     }
-  }
-}
-
-/** Run the built CLI to completion; rejects with its stderr when it fails. */
-async function runCli(binPath: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<void> {
-  const childEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    // Loopback without a proxy in between, as for the bridges (connections.ts).
-    if (v !== undefined && !/^(https?_proxy|all_proxy)$/i.test(k)) childEnv[k] = v;
-  }
-  const child = spawn(process.execPath, [binPath, ...args], { env: { ...childEnv, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-2_000)));
-  try {
-    const [code] = (await withTimeout(once(child, 'exit'), timeoutMs, `mcp-keybridge ${args[0]}`)) as [number | null];
-    if (code !== 0) throw new Error(`mcp-keybridge ${args.slice(0, 2).join(' ')} exited with ${code}: ${stderr.trim()}`);
-  } catch (err) {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    throw err;
   }
 }

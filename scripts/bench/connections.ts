@@ -3,6 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { proxyFreeEnv } from './cliProcess.js';
 import { withTimeout } from './deadline.js';
 
 export type Mode = 'direct' | 'bridge';
@@ -69,12 +70,7 @@ const quietFetch: typeof fetch = (input, init) => {
 
 /** The built CLI spawned as a child, driven by an SDK client over stdio. */
 export async function connectBridge(url: string, launch: BridgeLaunch, timeoutMs: number): Promise<Connection> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    // Loopback is measured without a proxy in between, whatever the caller's shell has set.
-    if (v !== undefined && !/^(https?_proxy|all_proxy)$/i.test(k)) env[k] = v;
-  }
-  Object.assign(env, launch.env);
+  const env = { ...proxyFreeEnv(), ...launch.env };
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [...launch.nodeArgs, launch.binPath, url, ...launch.bridgeArgs],

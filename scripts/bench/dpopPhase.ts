@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +7,7 @@ import { createDpopKey } from '../../src/auth/dpop/dpopGrant.js';
 import { DpopRequestAuth } from '../../src/auth/dpop/dpopRequestAuth.js';
 import type { StoredSession } from '../../src/auth/tokenSet.js';
 import { SCRIPTED_BROWSER_ENV } from '../lab/scriptedBrowserEnv.js';
-import { withTimeout } from './deadline.js';
+import { runCli } from './cliProcess.js';
 import { startGatewayProcess } from './gatewayProcess.js';
 import { withConnection, type PhaseContext } from './phases.js';
 import { percentile } from './stats.js';
@@ -115,25 +113,4 @@ async function headersCost(): Promise<{ bearer: number; dpop: number }> {
   };
   time(bound); // the first proof imports the key
   return { bearer: time(session), dpop: time(bound) };
-}
-
-/** Run the built CLI to completion (its streams closed); resolves with its stdout, rejects with its stderr when it fails. */
-async function runCli(binPath: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<string> {
-  const childEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !/^(https?_proxy|all_proxy)$/i.test(k)) childEnv[k] = v;
-  }
-  const child = spawn(process.execPath, [binPath, ...args], { env: { ...childEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-2_000)));
-  try {
-    const [code] = (await withTimeout(once(child, 'close'), timeoutMs, `mcp-keybridge ${args[0]}`)) as [number | null];
-    if (code !== 0) throw new Error(`mcp-keybridge ${args.slice(0, 2).join(' ')} exited with ${code}: ${stderr.trim()}`);
-    return stdout;
-  } catch (err) {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    throw err;
-  }
 }

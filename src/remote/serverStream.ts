@@ -48,12 +48,8 @@ export class ServerStream {
 
   constructor(private readonly session: ServerStreamSession) {}
 
-  get isRunning(): boolean {
-    return this.running;
-  }
-
   /**
-   * Start the stream unless it runs. Resolves once the gateway first answers it (any status, or a
+   * Start the stream unless it runs (then this is cheap: every successful POST calls it). Resolves once the gateway first answers it (any status, or a
    * failure), or after SERVER_STREAM_ANSWER_BOUND_MS at most, so that a gateway that holds the GET
    * unanswered only delays whoever waits for it.
    */

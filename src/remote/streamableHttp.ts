@@ -245,7 +245,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       }
       this.confirmed = true;
       // The server stream stops on a 401/403 or a lost session; any later success brings it back.
-      if (this.initializedRaw && !this.serverStream.isRunning && !this.sessionLost) void this.serverStream.start();
+      if (this.initializedRaw && !this.sessionLost) void this.serverStream.start();
       const sid = headerValue(res.headers['mcp-session-id']);
       if (sid && !this.sessionId) this.sessionId = sid;
       if (requestId === undefined || res.status === 202) {
