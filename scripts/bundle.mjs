@@ -1,14 +1,18 @@
 // The CLI as users run it: tsc's output (dist/src, what the tests import) bundled by esbuild into
-// dist/bundle/ — one ESM entry holding the bridge path, and chunks for what only other commands or
+// dist/bundle/ — one entry holding the bridge path, and chunks for what only other commands or
 // a sign-in need, loaded by their dynamic imports when used. `npm run build` runs tsc and then
 // this script, every time, so the bundle is never older than dist/src; bin/mcp-keybridge.js loads
 // only the bundle.
+//
+// esbuild splits the ESM graph into chunks (splitting needs ESM output); scripts/bundleCommonJs.mjs
+// then turns the output into CommonJS and puts every chunk the start path needs into the entry file.
 //
 // Bundled: our code and the pure-JavaScript dependencies (commander, openid-client, jose, ora, yaml, …).
 // External, resolved from node_modules at run time as before:
 //   @napi-rs/keyring — a native addon that picks its .node file for the platform when loaded;
 //   undici           — only with a proxy configured; large, with optional built-ins it probes at run time.
 import { build } from 'esbuild';
+import { toCommonJs } from './bundleCommonJs.mjs';
 import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -55,8 +59,8 @@ const result = await build({
   external: ['@napi-rs/keyring', 'undici'],
   // jsonc-parser's "main" is a UMD build that requires its own files at run time: take its ESM build.
   mainFields: ['module', 'main'],
-  // CommonJS dependencies (commander) require built-ins; an ESM file has no `require` of its own.
-  banner: { js: "import { createRequire as __kbCreateRequire } from 'node:module'; const require = __kbCreateRequire(import.meta.url);" },
+  // No require banner: after the CommonJS pass below, esbuild's __require shim finds the module's own
+  // require, which the CommonJS dependencies (commander) use for built-ins.
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: 'eof',
@@ -64,6 +68,8 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
 });
+
+await toCommonJs(outdir, 'mcp-keybridge.js', result.metafile);
 
 // What went in, by content: test/e2e/harness/bundleFreshness.ts compares it with dist/src, so a
 // test never runs a bundle of other code than dist/src holds (e.g. after a bare tsc). Not shipped.

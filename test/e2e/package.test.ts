@@ -74,10 +74,13 @@ describe('the published package', () => {
     const { stdout } = await run('tar', ['-tzf', tarball]);
     const files = stdout.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
     expect(files).toContain('bin/mcp-keybridge.js');
+    // Both folders are CommonJS (scripts/bundleCommonJs.mjs): without these the files would load as ESM and fail.
+    expect(files).toContain('bin/package.json');
+    expect(files).toContain('dist/bundle/package.json');
     expect(files).toContain('dist/bundle/mcp-keybridge.js');
     expect(files.some((f) => f.startsWith('dist/bundle/chunks/'))).toBe(true);
     expect(files).toContain('package.json');
-    const unexpected = files.filter((f) => !(f === 'bin/mcp-keybridge.js' || f === 'package.json' || /^(README|LICENSE)/i.test(f) || /^dist\/bundle\/.+\.js$/.test(f)));
+    const unexpected = files.filter((f) => !(f === 'bin/mcp-keybridge.js' || f === 'package.json' || f === 'bin/package.json' || f === 'dist/bundle/package.json' || /^(README|LICENSE)/i.test(f) || /^dist\/bundle\/.+\.js$/.test(f)));
     expect(unexpected).toEqual([]);
   });
 
