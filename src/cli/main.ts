@@ -3,6 +3,7 @@ import { KeybridgeError, ExitCode } from '../errors.js';
 import { Logger } from '../log/logger.js';
 import { redactShapes } from '../log/redact.js';
 import type { Deps } from '../deps.js';
+import { garbageCollector } from './garbageCollector.js';
 import { buildProgram } from './program.js';
 
 /** Build the one Deps object from the real process. */
@@ -34,22 +35,6 @@ function realDeps(debug: boolean): Deps {
         process.off('SIGTERM', onSig);
       };
     },
-  };
-}
-
-/**
- * V8's gc(), reached on first use without starting node with --expose-gc: the flag, set at run
- * time, exposes gc() in contexts created afterwards (the way Jest's --logHeapUsage does it).
- * node:v8 and node:vm are loaded then too, not at start (about 1 ms a bridge rarely needs).
- */
-function garbageCollector(): (kind: 'minor' | 'major') => void {
-  let gc: ((opts: { type: 'minor' | 'major' }) => void) | undefined;
-  return (kind) => {
-    if (!gc) {
-      process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc');
-      gc = process.getBuiltinModule('node:vm').runInNewContext('gc') as typeof gc;
-    }
-    gc!({ type: kind });
   };
 }
 

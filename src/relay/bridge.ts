@@ -41,10 +41,12 @@ export async function runBridge(options: BridgeOptions, deps: Deps): Promise<num
   const pacer = deps.collectGarbage
     ? new GcPacer({
         collect: deps.collectGarbage,
-        // Measured on the bench's burst (200 × 1 MiB, 16 in flight): peak RSS ~82 MiB, against
-        // ~97 MiB with V8's own pacing; finer pacing buys little (the young generation's growth remains).
+        // Measured on the bench's burst (200 × 1 MiB, 16 in flight, Node 20, `bench --only rss`):
+        // peak RSS with a major every 32 MiB ~80 MiB, 16 MiB ~75.5, 8 MiB ~74.5 at ~5% less
+        // throughput; ~97 MiB with V8's own pacing. The garbage is socket buffers that outlived a
+        // scavenge while their answer waited for stdout: only a major collection frees them.
         minorEveryBytes: 4 * 2 ** 20,
-        majorEveryBytes: 32 * 2 ** 20,
+        majorEveryBytes: 16 * 2 ** 20,
       })
     : undefined;
   const writer = new MessageWriter(deps.stdout, pacer);
