@@ -1,4 +1,5 @@
 import type { Logger } from './log/logger.js';
+import type { GarbageControl } from './relay/gcPacer.js';
 
 /** A readable byte stream (process.stdin in production). */
 export type ByteSource = NodeJS.ReadableStream;
@@ -30,7 +31,7 @@ export interface Deps {
   cwd: string;
   platform: NodeJS.Platform;
   /** The runtime's garbage collector, when reachable (the bridge paces it while large answers stream). */
-  collectGarbage?: (kind: 'minor' | 'major') => void;
+  garbage?: GarbageControl;
   /** Subscribe to SIGINT/SIGTERM (and stdout closing); returns an unsubscribe function. */
   onShutdownSignal(handler: (signal: string) => void): () => void;
 }

@@ -1,4 +1,4 @@
-import type { CollectGarbage } from '../relay/gcPacer.js';
+import type { CollectGarbage, GarbageControl } from '../relay/gcPacer.js';
 
 /**
  * V8's gc(), reached on first use without starting node with --expose-gc: the flag, set at run
@@ -16,5 +16,13 @@ export function garbageCollector(): CollectGarbage {
     // minor one (Node 22's does not), which had left the pacer's major collections undone there.
     if (kind === 'minor') gc!({ type: 'minor' });
     else gc!();
+  };
+}
+
+/** The collector and V8's count of external memory (node:v8 loaded on first use). */
+export function garbageControl(): GarbageControl {
+  return {
+    collect: garbageCollector(),
+    externalBytes: () => process.getBuiltinModule('node:v8').getHeapStatistics().external_memory,
   };
 }

@@ -3,7 +3,7 @@ import { KeybridgeError, ExitCode } from '../errors.js';
 import { Logger } from '../log/logger.js';
 import { redactShapes } from '../log/redact.js';
 import type { Deps } from '../deps.js';
-import { garbageCollector } from './garbageCollector.js';
+import { garbageControl } from './garbageCollector.js';
 import { buildProgram } from './program.js';
 
 /** Build the one Deps object from the real process. */
@@ -25,7 +25,7 @@ function realDeps(debug: boolean): Deps {
     openBrowser: async () => {
       throw new Error('no browser opener configured');
     },
-    collectGarbage: garbageCollector(),
+    garbage: garbageControl(),
     onShutdownSignal(handler) {
       const onSig = (sig: NodeJS.Signals): void => handler(sig);
       process.on('SIGINT', onSig);

@@ -38,15 +38,14 @@ export interface BridgeOptions {
 export async function runBridge(options: BridgeOptions, deps: Deps): Promise<number> {
   const timeouts = { connectMs: options.connectTimeoutMs, headersMs: options.requestTimeoutMs };
   const http: HttpClient = proxyConfigured(deps.env) ? await createProxyHttpClient(timeouts) : new NodeHttpClient(timeouts);
-  const pacer = deps.collectGarbage
+  const pacer = deps.garbage
     ? new GcPacer({
-        collect: deps.collectGarbage,
-        // Measured on the bench's burst (200 × 1 MiB, 16 in flight, Node 20, `bench --only rss`):
-        // peak RSS with a major every 32 MiB ~80 MiB, 16 MiB ~75.5, 8 MiB ~74.5 at ~5% less
-        // throughput; ~97 MiB with V8's own pacing. The garbage is socket buffers that outlived a
-        // scavenge while their answer waited for stdout: only a major collection frees them.
-        minorEveryBytes: 4 * 2 ** 20,
-        majorEveryBytes: 16 * 2 ** 20,
+        gc: deps.garbage,
+        // Measured on the bench (Node 20): the burst of 200 × 1 MiB at 16 in flight peaks at
+        // ~97 MiB with V8's own pacing; with this ~76 MiB (the same as a major collection every
+        // 16 MiB relayed), while sequential 1 MiB answers run no major collection at all.
+        everyBytes: 4 * 2 ** 20,
+        majorAboveExternalBytes: 12 * 2 ** 20,
       })
     : undefined;
   const writer = new MessageWriter(deps.stdout, pacer);

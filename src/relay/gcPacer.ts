@@ -1,38 +1,43 @@
 /** Runs the garbage collector: a minor (young generation) or a major (full) collection. */
 export type CollectGarbage = (kind: 'minor' | 'major') => void;
 
-export interface GcPacerOptions {
+/** The runtime's collector and what it reports, as the pacer needs them. */
+export interface GarbageControl {
   collect: CollectGarbage;
-  /** A minor collection after this many bytes relayed. */
-  minorEveryBytes: number;
-  /** A major collection after this many bytes relayed. */
-  majorEveryBytes: number;
+  /** V8's external memory now, bytes: ArrayBuffer backing stores, socket reads among them. */
+  externalBytes(): number;
+}
+
+export interface GcPacerOptions {
+  gc: GarbageControl;
+  /** A collection after this many bytes relayed. */
+  everyBytes: number;
+  /** That collection is a major one when external memory is above this many bytes, else a minor one. */
+  majorAboveExternalBytes: number;
 }
 
 /**
  * Keeps the bridge's peak memory near its live set while large answers stream through. Every
- * socket read is a fresh 64 KiB buffer that is garbage as soon as it is on stdout; V8 collects
- * such buffers only after ~32 MiB of them (young generation) or much later once they were promoted
- * while waiting for stdout, so a burst of large answers would otherwise peak tens of MiB above
- * what is live. Pacing by bytes relayed costs a collection of a small heap (~1 ms) per few MiB.
+ * socket read is a fresh buffer that is garbage as soon as it is on stdout; V8 collects such
+ * buffers only after ~32 MiB of them (young generation), and much later once they were promoted
+ * (an answer that waited for stdout while other answers streamed: a burst of them in flight), so
+ * a burst would otherwise peak tens of MiB above what is live.
+ *
+ * Every `everyBytes` relayed: a minor collection (a small young generation, well under 1 ms),
+ * or a major one when external memory is still high, which means the garbage holding it was
+ * promoted and only a major collection frees it. One answer at a time promotes next to nothing,
+ * so it pays for no major collection (each marks the whole heap: several ms).
  */
 export class GcPacer {
-  private sinceMinor = 0;
-  private sinceMajor = 0;
+  private since = 0;
 
   constructor(private readonly o: GcPacerOptions) {}
 
-  /** Count bytes that went out; collects when a threshold is passed. */
+  /** Count bytes that went out; collects when the threshold is passed. */
   note(bytes: number): void {
-    this.sinceMinor += bytes;
-    this.sinceMajor += bytes;
-    if (this.sinceMajor >= this.o.majorEveryBytes) {
-      this.sinceMajor = 0;
-      this.sinceMinor = 0;
-      this.o.collect('major');
-    } else if (this.sinceMinor >= this.o.minorEveryBytes) {
-      this.sinceMinor = 0;
-      this.o.collect('minor');
-    }
+    this.since += bytes;
+    if (this.since < this.o.everyBytes) return;
+    this.since = 0;
+    this.o.gc.collect(this.o.gc.externalBytes() > this.o.majorAboveExternalBytes ? 'major' : 'minor');
   }
 }

@@ -22,8 +22,9 @@ new PerformanceObserver((list) => {
     if (e.detail.kind === constants.NODE_PERFORMANCE_GC_MINOR) counts.minor++;
   }
 }).observe({ entryTypes: ['gc'] });
-import(process.argv[1]).then(({ garbageCollector }) => {
-  const collect = garbageCollector();
+import(process.argv[1]).then(({ garbageControl }) => {
+  const { collect, externalBytes } = garbageControl();
+  if (!(externalBytes() >= 0)) throw new Error('external memory is not a count of bytes');
   const kinds = process.argv[2].split(',');
   for (const kind of kinds) collect(kind);
   setTimeout(() => process.stdout.write(JSON.stringify(counts)), 200);

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { GcPacer } from '../../src/relay/gcPacer.js';
+
+const MiB = 2 ** 20;
+
+function pacer(external: () => number): { pacer: GcPacer; kinds: string[] } {
+  const kinds: string[] = [];
+  const p = new GcPacer({ gc: { collect: (k) => void kinds.push(k), externalBytes: external }, everyBytes: 4 * MiB, majorAboveExternalBytes: 12 * MiB });
+  return { pacer: p, kinds };
+}
+
+describe('the GC pacer', () => {
+  it('collects once per 4 MiB relayed, however the bytes are split', () => {
+    const { pacer: p, kinds } = pacer(() => 0);
+    for (let i = 0; i < 64; i++) p.note(MiB / 4); // 16 MiB in quarter-MiB pieces
+    p.note(3 * MiB); // not yet a fifth threshold
+    expect(kinds).toEqual(['minor', 'minor', 'minor', 'minor']);
+    p.note(MiB);
+    expect(kinds).toHaveLength(5);
+  });
+
+  it('makes the collection a major one only while external memory is above the bound', () => {
+    let external = 2 * MiB;
+    const { pacer: p, kinds } = pacer(() => external);
+    p.note(4 * MiB);
+    external = 12 * MiB; // at the bound: still minor
+    p.note(4 * MiB);
+    external = 12 * MiB + 1;
+    p.note(4 * MiB);
+    external = 3 * MiB;
+    p.note(4 * MiB);
+    expect(kinds).toEqual(['minor', 'minor', 'major', 'minor']);
+  });
+});
