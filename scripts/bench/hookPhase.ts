@@ -1,3 +1,4 @@
+import { relayCostUs } from './hookRelayCost.js';
 import { withConnection, type PhaseContext } from './phases.js';
 import { percentile } from './stats.js';
 import { ECHO_TOOLS, echoCall, sequential, warmUp } from './workloads.js';
@@ -7,6 +8,9 @@ export interface HookResults {
   args: string[];
   plainP50Ms: number[];
   hookedP50Ms: number[];
+  /** In the bench process: the relay's work per tools/call and its answer, plain and hooked (hookRelayCost), p50 µs. */
+  plainRelayUs: number[];
+  hookedRelayUs: number[];
 }
 
 const ECHO_TEXT = 'hello through the hook';
@@ -15,10 +19,11 @@ const ECHO_TEXT = 'hello through the hook';
  * On the phase's gateway, alternating per repetition: a bridge as usual and a bridge with the hook
  * variant's flags (a policy that never matches the bench's calls), each timed on sequential echo
  * calls. The hooked bridge relays the parsed, re-serialized message (what is judged is what is
- * forwarded), so this is the whole cost of having a policy at all.
+ * forwarded), so this is the whole cost of having a policy at all. Two bridge processes differ by
+ * more than that from run to run, so the hook's own work is also timed in-process (hookRelayCost).
  */
 export async function runHookPhase(base: PhaseContext): Promise<HookResults> {
-  const out: HookResults = { args: base.opts.hookArgs, plainP50Ms: [], hookedP50Ms: [] };
+  const out: HookResults = { args: base.opts.hookArgs, plainP50Ms: [], hookedP50Ms: [], plainRelayUs: [], hookedRelayUs: [] };
   const hooked: PhaseContext = { ...base, launch: { ...base.launch, bridgeArgs: [...base.launch.bridgeArgs, ...base.opts.hookArgs] } };
   const { counts } = base.opts;
   for (let rep = 0; rep < base.opts.reps && !base.deadline.expired; rep++) {
@@ -32,6 +37,9 @@ export async function runHookPhase(base: PhaseContext): Promise<HookResults> {
         (ctx === hooked ? out.hookedP50Ms : out.plainP50Ms).push(percentile(seq.latenciesMs, 0.5));
       });
     }
+    const cost = await relayCostUs(base.opts.hookArgs);
+    out.plainRelayUs.push(cost.plain);
+    out.hookedRelayUs.push(cost.hooked);
   }
   return out;
 }

@@ -113,6 +113,12 @@ export function buildSharedFigures(token?: TokenResults, authStart?: AuthStartRe
     f.directLabel = 'plain bridge';
     f.note = `${signed(f.bridge! - f.direct!)} ms (${hook.args.join(' ')})`;
     figs.push(f);
+    if (hook.hookedRelayUs.length > 0) {
+      const r = pair('hook_relay_us', "the relay's work per tools/call with that policy (in-process)", 'µs', hook.plainRelayUs, hook.hookedRelayUs, '≤ plain + 50 µs', (d, b) => b - d <= 50);
+      r.directLabel = 'plain relay';
+      r.note = `${signed(r.bridge! - r.direct!)} µs: parse, judge, re-serialize, answer`;
+      figs.push(r);
+    }
   }
   if (dpop && dpop.dpopP50Ms.length > 0) {
     // The whole per-call cost of DPoP: a fresh proof from the bridge, and the lab gateway's jose check of it.
