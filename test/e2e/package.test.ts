@@ -80,7 +80,7 @@ describe('the published package', () => {
     expect(files).toContain('dist/bundle/mcp-keybridge.js');
     expect(files.some((f) => f.startsWith('dist/bundle/chunks/'))).toBe(true);
     expect(files).toContain('package.json');
-    const unexpected = files.filter((f) => !(f === 'bin/mcp-keybridge.js' || f === 'package.json' || f === 'bin/package.json' || f === 'dist/bundle/package.json' || /^(README|LICENSE)/i.test(f) || /^dist\/bundle\/.+\.js$/.test(f)));
+    const unexpected = files.filter((f) => !(f === 'bin/mcp-keybridge.js' || f === 'package.json' || f === 'bin/package.json' || f === 'bin/compileCache.js' || f === 'dist/bundle/package.json' || /^(README|LICENSE)/i.test(f) || /^dist\/bundle\/.+\.js$/.test(f)));
     expect(unexpected).toEqual([]);
   });
 
