@@ -4,8 +4,8 @@
 // Node 20 (2 cores): spawn -> initialize result 115-123 ms -> 95-102 ms, `node -e 0` being 64 ms.
 //
 // The cache is per user ($MCP_KEYBRIDGE_HOME/compile-cache, else the platform's per-user cache
-// folder), one file per bundle content, Node version, architecture and kind of run (the name is a
-// hash of the four; V8 itself also refuses data made by another V8 or with other flags, and the file is then
+// folder), bridge runs only, one file per bundle content, Node version and architecture (the
+// name is a hash of the three; V8 itself also refuses data made by another V8 or with other flags, and the file is then
 // written again). A file not owned by this user, or not a regular file, is not read. Anything that
 // goes wrong with the cache only means compiling from source, as without it; nothing is printed.
 // NODE_DISABLE_COMPILE_CACHE (Node's own switch for its cache) turns it off.
@@ -14,51 +14,74 @@ const os = require('node:os');
 const path = require('node:path');
 const vm = require('node:vm');
 const Module = require('node:module');
-const { createHash } = require('node:crypto');
+const { createHash, randomBytes } = require('node:crypto');
 const { isAscii } = require('node:buffer');
 
 /** A bridge has served its first requests by then, so their functions are in the saved bytecode. */
 const WRITE_AFTER_MS = 2_000;
 /**
- * The first byte of a cache file says how it was made: at the exit of a short run (a command, or
- * a bridge that lived less than WRITE_AFTER_MS), or by a run that got that far. A long run that
- * found only a short run's cache writes its fuller one; the rest is V8's data as it made it.
+ * A cache file: one byte saying how it was made, the SHA-256 of the rest, then V8's data as V8
+ * made it. Made at the exit of a short run (a bridge that lived less than WRITE_AFTER_MS: an IDE
+ * that only listed the tools), or by a run that got that far; a long run that found only a short
+ * run's cache writes its fuller one. The checksum is ours: release V8 does not check its payload,
+ * so a damaged byte inside it would otherwise run.
  */
 const SHORT = 0;
 const FULL = 1;
-/** Cache files kept (the bridge and commands, other bundle versions or Node versions side by side). */
-const KEEP_FILES = 8;
+const HEADER_BYTES = 1 + 32;
+/** Cache files kept (other bundle versions or Node versions used side by side). */
+const KEEP_FILES = 4;
 const MAX_CACHE_BYTES = 16 * 1024 * 1024;
 
 /**
- * What this run is, for the cache key: the bytecode saved is what one run compiled, so `login`'s
- * would serve a bridge poorly (V8 takes it, and compiles the rest from source). The first word that
- * is not an option: a URL or `serve` is the bridge, a plain word is that command.
+ * Only the bridge is cached: it is what IDEs start again and again, and a command (`login`,
+ * `cache clear`, ...) would leave a file of its own (`cache clear` one right after removing them).
+ * A bridge run names a URL or `serve` as its first word that is not an option.
  */
-function runKind(argv) {
+function isBridgeRun(argv) {
   const word = argv.slice(2).find((a) => !a.startsWith('-'));
-  if (word === undefined) return 'options'; // --version, --help
-  if (word === 'serve' || word.includes('://')) return 'bridge';
-  return /^[a-z]{1,20}$/.test(word) ? word : 'other';
+  return word !== undefined && (word === 'serve' || word.includes('://'));
 }
 
-function cacheDir(env) {
-  if (env.MCP_KEYBRIDGE_HOME) return path.resolve(env.MCP_KEYBRIDGE_HOME, 'compile-cache');
-  const home = env.HOME || os.homedir();
-  if (process.platform === 'win32') return path.join(env.LOCALAPPDATA || path.join(home, 'AppData', 'Local'), 'mcp-keybridge', 'compile-cache');
-  if (process.platform === 'darwin') return path.join(home, 'Library', 'Caches', 'mcp-keybridge', 'compile-cache');
+/** The cache folder; src/store/paths.ts compileCacheDir is the same rule (a unit test holds them together). */
+function cacheDir(env, platform = process.platform, homeDir = os.homedir()) {
+  const p = platform === 'win32' ? path.win32 : path.posix;
+  if (env.MCP_KEYBRIDGE_HOME) return p.resolve(env.MCP_KEYBRIDGE_HOME, 'compile-cache');
+  if (platform === 'win32') return p.join(env.LOCALAPPDATA || p.join(homeDir, 'AppData', 'Local'), 'mcp-keybridge', 'compile-cache');
+  const home = env.HOME && p.isAbsolute(env.HOME) ? env.HOME : homeDir;
+  if (platform === 'darwin') return p.join(home, 'Library', 'Caches', 'mcp-keybridge', 'compile-cache');
   const xdg = env.XDG_CACHE_HOME;
-  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(home, '.cache'), 'mcp-keybridge', 'compile-cache');
+  return p.join(xdg && p.isAbsolute(xdg) ? xdg : p.join(home, '.cache'), 'mcp-keybridge', 'compile-cache');
 }
+exports.cacheDir = cacheDir;
+
+/**
+ * The folder when it is this user's own, not a symbolic link, and writable by no one else; else
+ * undefined (then no cache is read or written: a folder others can change is no place for code).
+ */
+function privateDir(dir, create) {
+  try {
+    if (create) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const info = fs.lstatSync(dir);
+    if (!info.isDirectory()) return undefined;
+    if (typeof process.geteuid === 'function' && (info.uid !== process.geteuid() || (info.mode & 0o022) !== 0)) return undefined;
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
+/** O_NOFOLLOW where the platform has it: a cache file that is a symbolic link is not opened. */
+const NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 
 /** The file's bytes when it is a regular file of this user's and of a sane size; else undefined. */
 function readOwn(file) {
   let fd;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | NOFOLLOW);
     const info = fs.fstatSync(fd);
     if (!info.isFile() || info.size === 0 || info.size > MAX_CACHE_BYTES) return undefined;
-    if (typeof process.getuid === 'function' && info.uid !== process.getuid()) return undefined;
+    if (typeof process.geteuid === 'function' && info.uid !== process.geteuid()) return undefined;
     const data = Buffer.allocUnsafe(info.size);
     return fs.readSync(fd, data, 0, info.size, 0) === info.size ? data : undefined;
   } catch {
@@ -69,20 +92,22 @@ function readOwn(file) {
 }
 
 function writeCache(file, script, kind) {
+  const dir = privateDir(path.dirname(file), true);
+  if (dir === undefined) return;
+  // A fresh name no one can have placed a link under (O_EXCL), renamed over the old file.
+  const tmp = `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
   try {
-    const dir = path.dirname(file);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, Buffer.concat([Buffer.from([kind]), script.createCachedData()]), { mode: 0o600 });
+    const data = script.createCachedData();
+    fs.writeFileSync(tmp, Buffer.concat([Buffer.from([kind]), createHash('sha256').update(data).digest(), data]), { mode: 0o600, flag: 'wx' });
     fs.renameSync(tmp, file);
-    const others = fs
-      .readdirSync(dir)
-      .filter((n) => n.endsWith('.bin'))
-      .map((n) => ({ n, t: fs.statSync(path.join(dir, n)).mtimeMs }))
-      .sort((a, b) => b.t - a.t);
-    for (const { n } of others.slice(KEEP_FILES)) fs.rmSync(path.join(dir, n), { force: true });
+    const entries = fs.readdirSync(dir).map((n) => ({ n, t: fs.lstatSync(path.join(dir, n)).mtimeMs }));
+    // Leftovers of a write that died (a full disk, a kill) after an hour; old versions past KEEP_FILES.
+    for (const { n, t } of entries) if (n.endsWith('.tmp') && Date.now() - t > 3_600_000) fs.rmSync(path.join(dir, n), { force: true });
+    const caches = entries.filter(({ n }) => n.endsWith('.bin')).sort((a, b) => b.t - a.t);
+    for (const { n } of caches.slice(KEEP_FILES)) fs.rmSync(path.join(dir, n), { force: true });
   } catch {
     // A cache that cannot be written is a start compiled from source next time too.
+    fs.rmSync(tmp, { force: true });
   }
 }
 
@@ -97,14 +122,18 @@ exports.load = function load(file) {
   let cacheFile;
   let cached;
   let madeBy;
-  if (process.env.NODE_DISABLE_COMPILE_CACHE === undefined) {
+  if (process.env.NODE_DISABLE_COMPILE_CACHE === undefined && isBridgeRun(process.argv)) {
     try {
-      const key = createHash('sha256').update(bytes).update(`\0${process.version}\0${process.arch}\0${runKind(process.argv)}`).digest('hex').slice(0, 32);
-      cacheFile = path.join(cacheDir(process.env), `${key}.bin`);
-      const data = readOwn(cacheFile);
-      if (data !== undefined && (data[0] === SHORT || data[0] === FULL)) {
-        madeBy = data[0];
-        cached = data.subarray(1);
+      const key = createHash('sha256').update(bytes).update(`\0${process.version}\0${process.arch}`).digest('hex').slice(0, 32);
+      const dir = cacheDir(process.env);
+      cacheFile = path.join(dir, `${key}.bin`);
+      const data = privateDir(dir, false) === undefined ? undefined : readOwn(cacheFile);
+      if (data !== undefined && (data[0] === SHORT || data[0] === FULL) && data.length > HEADER_BYTES) {
+        const payload = data.subarray(HEADER_BYTES);
+        if (createHash('sha256').update(payload).digest().equals(data.subarray(1, HEADER_BYTES))) {
+          madeBy = data[0];
+          cached = payload;
+        }
       }
     } catch {
       cacheFile = undefined;

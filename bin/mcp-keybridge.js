@@ -16,5 +16,7 @@ if (typeof Module.enableCompileCache === 'function') {
   Module.enableCompileCache();
   require(entry).main();
 } else {
-  require('./compileCache.js').load(entry).main();
+  // The real path, as require() would register it: a chunk loaded later requires the chunks the
+  // entry holds by their real paths, and must find them registered (one copy of each module).
+  require('./compileCache.js').load(require('node:fs').realpathSync.native(entry)).main();
 }

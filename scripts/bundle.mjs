@@ -69,7 +69,7 @@ const result = await build({
   logLevel: 'warning',
 });
 
-await toCommonJs(outdir, 'mcp-keybridge.js', result.metafile);
+await toCommonJs(outdir, 'mcp-keybridge.js', result.metafile, root);
 
 // What went in, by content: test/e2e/harness/bundleFreshness.ts compares it with dist/src, so a
 // test never runs a bundle of other code than dist/src holds (e.g. after a bare tsc). Not shipped.

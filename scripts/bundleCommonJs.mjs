@@ -19,10 +19,10 @@ import path from 'node:path';
 /**
  * Every .js file under dir from ESM to CommonJS in place (the same names, so import paths stay
  * right), the entry's static chunks inlined into it, and a package.json marking the folder
- * CommonJS. `import.meta.url` (openStore's createRequire for the keyring addon) becomes the file's
+ * CommonJS. root: esbuild's absWorkingDir, which the metafile's paths are relative to. `import.meta.url` (openStore's createRequire for the keyring addon) becomes the file's
  * own URL. A construct CommonJS cannot express (top-level await) fails the build.
  */
-export async function toCommonJs(dir, entryName, metafile) {
+export async function toCommonJs(dir, entryName, metafile, root) {
   const code = new Map();
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile() || !entry.name.endsWith('.js')) continue;
@@ -30,31 +30,27 @@ export async function toCommonJs(dir, entryName, metafile) {
     code.set(path.relative(dir, file).split(path.sep).join('/'), await commonJsOf(file));
   }
   for (const [rel, text] of code) await writeFile(path.join(dir, rel), text);
-  const startChunks = staticChunks(dir, entryName, metafile);
+  const startChunks = staticChunks(dir, entryName, metafile, root);
   await writeFile(path.join(dir, entryName), inlinedEntry(code, entryName, startChunks));
   await writeFile(path.join(dir, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);
 }
 
-/**
- * esbuild keeps import() in CommonJS output, and Node would resolve it against the file the code
- * sits in (for an inlined chunk: the entry, one folder up) and load it through the ESM loader. A
- * dynamic import of a literal specifier becomes a require of it in a promise instead: the same
- * module object (our chunks' exports are getters, so destructured names and .default read alike),
- * resolved by the requiring chunk's own require, errors as a rejection.
- */
-const DYNAMIC_IMPORT = /\bimport\(("[^"\\]+")\)/g;
-
 async function commonJsOf(file) {
-  const esm = (await readFile(file, 'utf8')).replace(DYNAMIC_IMPORT, (_, spec) => `Promise.resolve().then(()=>require(${spec}))`);
-  if (/\bimport\(/.test(esm)) throw new Error(`${file}: a dynamic import() with a computed specifier is left; make it a literal or extend scripts/bundleCommonJs.mjs`);
+  const esm = await readFile(file, 'utf8');
   const usesMeta = esm.includes('import.meta');
   const out = await transform(esm, {
     format: 'cjs',
     platform: 'node',
     target: 'node20.18',
     sourcefile: file,
+    // import() becomes a require in a promise (esbuild's own lowering, token-aware): left as import(),
+    // Node would resolve it against the file the code sits in (for an inlined chunk: the entry, one
+    // folder up) and load it through the ESM loader.
+    supported: { 'dynamic-import': false },
     define: usesMeta ? { 'import.meta.url': '__kbFileUrl' } : undefined,
-    banner: usesMeta ? 'const __kbFileUrl = require("node:url").pathToFileURL(__filename).href;' : undefined,
+    // ESM is strict; the same code as CommonJS is strict only when it says so (a chunk loaded from
+    // disk, not inlined into the entry, would otherwise run sloppy).
+    banner: `"use strict";${usesMeta ? 'const __kbFileUrl = require("node:url").pathToFileURL(__filename).href;' : ''}`,
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: 'eof',
@@ -65,16 +61,17 @@ async function commonJsOf(file) {
 }
 
 /** The chunks (paths relative to dir) the entry reaches through static imports, dependencies first. */
-function staticChunks(dir, entryName, metafile) {
+function staticChunks(dir, entryName, metafile, root) {
   const outputs = metafile.outputs;
-  const key = (rel) => Object.keys(outputs).find((k) => path.resolve(k) === path.resolve(dir, rel));
+  // esbuild's metafile paths are relative to its absWorkingDir (root).
+  const key = (rel) => Object.keys(outputs).find((k) => path.resolve(root, k) === path.resolve(dir, rel));
   const order = [];
   const seen = new Set();
   const visit = (outKey) => {
     if (seen.has(outKey)) return;
     seen.add(outKey);
     for (const imp of outputs[outKey].imports) if (imp.kind === 'import-statement' && outputs[imp.path]) visit(imp.path);
-    order.push(path.relative(dir, outKey).split(path.sep).join('/'));
+    order.push(path.relative(dir, path.resolve(root, outKey)).split(path.sep).join('/'));
   };
   visit(key(entryName));
   return order.filter((rel) => rel !== entryName);

@@ -9,7 +9,7 @@ import type { Deps } from '../deps.js';
 import { KeybridgeError, UsageError } from '../errors.js';
 import { lockFilePath, OWN_LOCK_FILE_NAME } from '../store/crossProcessLock.js';
 import { TOKEN_FILE_NAME } from '../store/fileStore.js';
-import { configDir, lockDir } from '../store/paths.js';
+import { compileCacheDir, configDir, lockDir } from '../store/paths.js';
 import type { StoreKind, TokenStore } from '../store/tokenStore.js';
 import { withProfileLock } from './logoutCommand.js';
 import { addProfileOptions, toAuthOptions, type RawProfileFlags } from './profileOptions.js';
@@ -81,6 +81,8 @@ async function confirm(question: string, deps: Deps): Promise<boolean> {
 
 /** src/store/keychainIndex.ts's file name, one per keychain service. */
 const KEYCHAIN_INDEX_FILE = /^keychain-[A-Za-z0-9._-]+\.keys\.json$/;
+/** The compile cache's own files (bin/compileCache.js): the cache and its unfinished writes. */
+const COMPILE_CACHE_FILE = /^[0-9a-f]{32}\.bin(?:\.[0-9]+-[0-9a-f]{12}\.tmp)?$/;
 
 /** Every entry of the token store, the token file, the keychain index and lock files under the config dir: only names this tool writes. */
 async function planEverything(storeKind: StoreKind, deps: Deps, problems: string[]): Promise<Removal[]> {
@@ -109,6 +111,20 @@ async function planEverything(storeKind: StoreKind, deps: Deps, problems: string
   for (const name of names.filter((n) => TOKEN_TEMP_FILE.test(n))) plan.push(fileRemoval(path.join(dir, name), `unfinished token file write ${path.join(dir, name)}`));
   // The keychain key-name index (names only, a start-up hint): after the entries it names.
   for (const name of names.filter((n) => KEYCHAIN_INDEX_FILE.test(n))) plan.push(fileRemoval(path.join(dir, name), `keychain key-name index ${path.join(dir, name)}`));
+  // The bridge's compile cache (bin/compileCache.js, Node 20): bytecode of our own code, no secret,
+  // but something the tool stored. Its own file names only.
+  const compiled = compileCacheDir(deps.env, deps.platform, deps.homeDir);
+  const compiledFiles = (await listDir(compiled)).filter((n) => COMPILE_CACHE_FILE.test(n));
+  if (compiledFiles.length > 0) {
+    plan.push({
+      what: `${compiledFiles.length} compile cache file(s) in ${compiled}`,
+      remove: async () => {
+        for (const name of compiledFiles) await unlink(path.join(compiled, name)).catch(ignoreMissing);
+        await rmdir(compiled).catch(() => undefined);
+        return true;
+      },
+    });
+  }
   // Lock files last: removing token file entries above takes the file store's lock.
   const locks = lockDir(deps.env, deps.platform, deps.homeDir);
   const lockFiles = (await listDir(locks)).filter((n) => OWN_LOCK_FILE_NAME.test(n));

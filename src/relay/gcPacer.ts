@@ -27,6 +27,12 @@ export interface GcPacerOptions {
  * or a major one when external memory is still high, which means the garbage holding it was
  * promoted and only a major collection frees it. One answer at a time promotes next to nothing,
  * so it pays for no major collection (each marks the whole heap: several ms).
+ *
+ * No back-off for memory that stays above the mark while live: in the burst (16 answers of 1 MiB
+ * waiting for stdout) external memory stays above it for 30 MiB relayed and more, and a major
+ * every 4 MiB is what holds the peak (a back-off after 4 or 8 majors in a row: ~83 MiB instead of
+ * ~73). Live buffers above the mark for long need something held whole (at most the 8 MiB
+ * whole-message limit) while other answers stream past it, which ends with that message.
  */
 export class GcPacer {
   private since = 0;

@@ -27,6 +27,28 @@ export function configDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, hom
   return p.join(base, TOOL_DIR_NAME);
 }
 
+/**
+ * Where bin/compileCache.js keeps V8's bytecode of the bundle's entry (Node 20): <MCP_KEYBRIDGE_HOME>/compile-cache
+ * when set, else the platform's per-user cache folder (XDG_CACHE_HOME or ~/.cache on Linux,
+ * ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows). The bin computes it itself, before any of
+ * this code is loaded; a unit test holds the two rules together.
+ */
+export function compileCacheDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, homeDir: string = homedir()): string {
+  const p = platform === 'win32' ? path.win32 : path.posix;
+  const override = env.MCP_KEYBRIDGE_HOME;
+  if (override !== undefined && override !== '') return p.resolve(override, 'compile-cache');
+  if (platform === 'win32') {
+    const local = env.LOCALAPPDATA !== undefined && env.LOCALAPPDATA !== '' ? env.LOCALAPPDATA : p.join(homeDir, 'AppData', 'Local');
+    return p.join(local, TOOL_DIR_NAME, 'compile-cache');
+  }
+  // A relative HOME is no place for code to be loaded from: the user's home directory then.
+  const home = env.HOME !== undefined && p.isAbsolute(env.HOME) ? env.HOME : homeDir;
+  if (platform === 'darwin') return p.join(home, 'Library', 'Caches', TOOL_DIR_NAME, 'compile-cache');
+  const xdg = env.XDG_CACHE_HOME;
+  const base = xdg !== undefined && xdg !== '' && p.isAbsolute(xdg) ? xdg : p.join(home, '.cache');
+  return p.join(base, TOOL_DIR_NAME, 'compile-cache');
+}
+
 /** Where cross-process lock files live: <configDir>/locks. */
 export function lockDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, homeDir: string = homedir()): string {
   const p = platform === 'win32' ? path.win32 : path.posix;
