@@ -19,16 +19,20 @@ describe('the GC pacer', () => {
     expect(kinds).toHaveLength(5);
   });
 
-  it('makes the collection a major one only while external memory is above the bound', () => {
+  it('makes the collection a major one only while external memory is above the bound, at most one per 16 MiB', () => {
     let external = 2 * MiB;
     const { pacer: p, kinds } = pacer(() => external);
     p.note(4 * MiB);
     external = 12 * MiB; // at the bound: still minor
     p.note(4 * MiB);
     external = 12 * MiB + 1;
+    p.note(4 * MiB); // major
+    p.note(4 * MiB); // three minors after it, whatever external memory reads
     p.note(4 * MiB);
+    p.note(4 * MiB);
+    p.note(4 * MiB); // still above: major again
     external = 3 * MiB;
-    p.note(4 * MiB);
-    expect(kinds).toEqual(['minor', 'minor', 'major', 'minor']);
+    for (let i = 0; i < 4; i++) p.note(4 * MiB);
+    expect(kinds).toEqual(['minor', 'minor', 'major', 'minor', 'minor', 'minor', 'major', 'minor', 'minor', 'minor', 'minor']);
   });
 });
