@@ -36,12 +36,15 @@ const MAX_CACHE_BYTES = 16 * 1024 * 1024;
 /**
  * Only the bridge is cached: it is what IDEs start again and again, and a command (`login`,
  * `cache clear`, ...) would leave a file of its own (`cache clear` one right after removing them).
- * A bridge run names a URL or `serve` as its first word that is not an option.
+ * A bridge run names a URL and no command: the rule of src/cli/program.ts isBridgeOnly, which
+ * cannot be loaded before the bundle (a unit test holds the two together).
  */
+const COMMANDS = new Set(['login', 'logout', 'revoke', 'status', 'token', 'cache', 'config', 'doctor', 'completion', 'help', '--help', '-h']);
 function isBridgeRun(argv) {
-  const word = argv.slice(2).find((a) => !a.startsWith('-'));
-  return word !== undefined && (word === 'serve' || word.includes('://'));
+  const args = argv.slice(2);
+  return args.some((a) => a.includes('://')) && !args.some((a) => COMMANDS.has(a));
 }
+exports.isBridgeRun = isBridgeRun;
 
 /** The cache folder; src/store/paths.ts compileCacheDir is the same rule (a unit test holds them together). */
 function cacheDir(env, platform = process.platform, homeDir = os.homedir()) {

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { isBridgeOnly } from '../../src/cli/program.js';
 import { compileCacheDir } from '../../src/store/paths.js';
 
 /**
@@ -8,6 +9,7 @@ import { compileCacheDir } from '../../src/store/paths.js';
  */
 const bin = createRequire(import.meta.url)('../../bin/compileCache.js') as {
   cacheDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, homeDir: string): string;
+  isBridgeRun(argv: string[]): boolean;
 };
 
 const CASES: [NodeJS.ProcessEnv, NodeJS.Platform, string][] = [
@@ -35,5 +37,38 @@ describe('the compile cache folder', () => {
     expect(compileCacheDir({}, 'darwin', '/Users/ada')).toBe('/Users/ada/Library/Caches/mcp-keybridge/compile-cache');
     expect(compileCacheDir({ LOCALAPPDATA: 'D:\\Local' }, 'win32', 'C:\\Users\\ada')).toBe('D:\\Local\\mcp-keybridge\\compile-cache');
     expect(compileCacheDir({ MCP_KEYBRIDGE_HOME: '/tmp/kb' }, 'linux', '/home/ada')).toBe('/tmp/kb/compile-cache');
+  });
+});
+
+describe('which runs the compile cache is for', () => {
+  const URL = 'https://gw.example.com/mcp';
+  const ARGVS = [
+    [URL],
+    ['serve', URL],
+    ['--token-store', 'keychain', URL],
+    [URL, '--header', 'X-A: b', '--deny-tool', 'rm'],
+    ['login', URL],
+    ['status', URL, '--json'],
+    ['cache', 'clear', '--yes'],
+    ['config', 'kiro', URL],
+    ['doctor', URL],
+    ['--help'],
+    ['help', 'login'],
+    ['--version'],
+    [],
+  ];
+  it.each(ARGVS)('is the bridge exactly as the CLI reads it: %j', (...args) => {
+    const expected = isBridgeOnly(args) && args.some((a) => a.includes('://'));
+    expect(bin.isBridgeRun(['node', 'mcp-keybridge', ...args])).toBe(expected);
+  });
+
+  it('knows every command the CLI has', async () => {
+    const { buildProgram } = await import('../../src/cli/program.js');
+    const program = await buildProgram({ stderr: { write: () => true } } as never, () => undefined, ['node', 'mcp-keybridge', 'help']);
+    const names = program.commands.map((c) => c.name()).filter((n) => n !== 'serve');
+    expect(names).toEqual(expect.arrayContaining(['login', 'logout', 'revoke', 'status', 'token', 'cache', 'config', 'doctor', 'completion']));
+    for (const name of names) {
+      expect(bin.isBridgeRun(['node', 'mcp-keybridge', name, URL]), name).toBe(false);
+    }
   });
 });
