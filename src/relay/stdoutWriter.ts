@@ -87,6 +87,8 @@ export class MessageWriter {
     }
     let ok: boolean;
     if (typeof json === 'string') {
+      // Counted like streamed bytes: a filtered tools/list can be megabytes of text.
+      this.pacer?.note(json.length);
       ok = this.sink.write(json + '\n');
     } else if (json === NEWLINE) {
       ok = this.sink.write(NEWLINE);

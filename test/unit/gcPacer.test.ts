@@ -36,3 +36,18 @@ describe('the GC pacer', () => {
     expect(kinds).toEqual(['minor', 'minor', 'major', 'minor', 'minor', 'minor', 'major', 'minor', 'minor', 'minor', 'minor']);
   });
 });
+
+describe('the stdout writer and the GC pacer', () => {
+  it('counts every message it writes, text as well as bytes', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { MessageWriter } = await import('../../src/relay/stdoutWriter.js');
+    const sink = new PassThrough();
+    sink.resume();
+    const { pacer: p, kinds } = pacer(() => 0);
+    const writer = new MessageWriter(sink, p);
+    await writer.write(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { text: 'x'.repeat(3 * MiB) } }));
+    expect(kinds).toEqual([]);
+    await writer.write(Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 2, result: { text: 'y'.repeat(2 * MiB) } })));
+    expect(kinds).toEqual(['minor']);
+  });
+});
