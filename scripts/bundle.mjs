@@ -79,7 +79,7 @@ for (const file of Object.keys(result.metafile.inputs).filter((f) => f.startsWit
 }
 await writeFile(`${outdir}/inputs.json`, `${JSON.stringify(inputs, null, 1)}\n`);
 
-// --report: what the entry loads before its first dynamic import (the bridge's start), by input.
+// --report: what the entry holds before its first dynamic import (the bridge's start), by input.
 if (process.argv.includes('--report')) {
   const outputs = result.metafile.outputs;
   const seen = new Set();
@@ -96,5 +96,5 @@ if (process.argv.includes('--report')) {
     const inputs = Object.entries(outputs[file].inputs).sort((a, b) => b[1].bytesInOutput - a[1].bytesInOutput);
     for (const [input, { bytesInOutput }] of inputs) console.log(`            ${(bytesInOutput / 1024).toFixed(1).padStart(6)} KiB  ${input}`);
   }
-  console.log(`${(total / 1024).toFixed(1).padStart(7)} KiB  in ${seen.size} files loaded at start; ${Object.keys(outputs).length} files in all`);
+  console.log(`${(total / 1024).toFixed(1).padStart(7)} KiB  in the ${seen.size} esbuild outputs the start needs (inlined into the entry by bundleCommonJs.mjs: one file read at start); ${Object.keys(outputs).length} outputs in all`);
 }
