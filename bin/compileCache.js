@@ -1,14 +1,15 @@
 'use strict';
 // V8's code cache for the bundle's entry on a Node without module.enableCompileCache (Node 20):
 // the entry is compiled with the bytecode an earlier run saved, instead of from source. Measured on
-// Node 20 (2 cores): spawn -> initialize result 115-123 ms -> 95-102 ms, `node -e 0` being 64 ms.
+// Node 20 (2 cores): spawn -> initialize result 110-123 ms -> 86-102 ms, `node -e 0` 61-68 ms.
 //
 // The cache is per user ($MCP_KEYBRIDGE_HOME/compile-cache, else the platform's per-user cache
-// folder), bridge runs only, one file per bundle content, Node version and architecture (the
-// name is a hash of the three; V8 itself also refuses data made by another V8 or with other flags, and the file is then
-// written again). A file not owned by this user, or not a regular file, is not read. Anything that
-// goes wrong with the cache only means compiling from source, as without it; nothing is printed.
-// NODE_DISABLE_COMPILE_CACHE (Node's own switch for its cache) turns it off.
+// folder), bridge runs only, one file per bundle content, Node version and architecture (the name
+// is a hash of the three; V8 itself also refuses data made by another V8 or with other flags, and
+// the file is then written again). A file that is a link, not this user's, or fails its checksum
+// is not used, nor a folder others can write to. Anything that goes wrong with the cache only means
+// compiling from source, as without it; nothing is printed. NODE_DISABLE_COMPILE_CACHE (Node's own
+// switch for its cache) turns it off.
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');

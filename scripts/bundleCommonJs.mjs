@@ -19,8 +19,9 @@ import path from 'node:path';
 /**
  * Every .js file under dir from ESM to CommonJS in place (the same names, so import paths stay
  * right), the entry's static chunks inlined into it, and a package.json marking the folder
- * CommonJS. root: esbuild's absWorkingDir, which the metafile's paths are relative to. `import.meta.url` (openStore's createRequire for the keyring addon) becomes the file's
- * own URL. A construct CommonJS cannot express (top-level await) fails the build.
+ * CommonJS. `import.meta.url` (openStore's createRequire for the keyring addon) becomes the file's
+ * own URL. A construct CommonJS cannot express (top-level await) fails the build. root: esbuild's
+ * absWorkingDir, which the metafile's paths are relative to.
  */
 export async function toCommonJs(dir, entryName, metafile, root) {
   const code = new Map();
@@ -29,7 +30,7 @@ export async function toCommonJs(dir, entryName, metafile, root) {
     const file = path.join(entry.parentPath ?? entry.path, entry.name);
     code.set(path.relative(dir, file).split(path.sep).join('/'), await commonJsOf(file));
   }
-  for (const [rel, text] of code) await writeFile(path.join(dir, rel), text);
+  for (const [rel, text] of code) if (rel !== entryName) await writeFile(path.join(dir, rel), text);
   const startChunks = staticChunks(dir, entryName, metafile, root);
   await writeFile(path.join(dir, entryName), inlinedEntry(code, entryName, startChunks));
   await writeFile(path.join(dir, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);

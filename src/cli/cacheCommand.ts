@@ -115,16 +115,7 @@ async function planEverything(storeKind: StoreKind, deps: Deps, problems: string
   // but something the tool stored. Its own file names only.
   const compiled = compileCacheDir(deps.env, deps.platform, deps.homeDir);
   const compiledFiles = (await listDir(compiled)).filter((n) => COMPILE_CACHE_FILE.test(n));
-  if (compiledFiles.length > 0) {
-    plan.push({
-      what: `${compiledFiles.length} compile cache file(s) in ${compiled}`,
-      remove: async () => {
-        for (const name of compiledFiles) await unlink(path.join(compiled, name)).catch(ignoreMissing);
-        await rmdir(compiled).catch(() => undefined);
-        return true;
-      },
-    });
-  }
+  if (compiledFiles.length > 0) plan.push(filesInFolderRemoval(compiled, compiledFiles, `${compiledFiles.length} compile cache file(s) in ${compiled}`));
   // Lock files last: removing token file entries above takes the file store's lock.
   const locks = lockDir(deps.env, deps.platform, deps.homeDir);
   const lockFiles = (await listDir(locks)).filter((n) => OWN_LOCK_FILE_NAME.test(n));
@@ -132,14 +123,7 @@ async function planEverything(storeKind: StoreKind, deps: Deps, problems: string
     // An empty lock directory is not worth a line or a question; it goes if something else does.
     if (plan.length > 0) plan.push({ what: `lock directory ${locks}`, remove: async () => (await rmdir(locks).catch(() => undefined), false) });
   } else {
-    plan.push({
-      what: `${lockFiles.length} lock file(s) in ${locks}`,
-      remove: async () => {
-        for (const name of lockFiles) await unlink(path.join(locks, name)).catch(ignoreMissing);
-        await rmdir(locks).catch(() => undefined);
-        return true;
-      },
-    });
+    plan.push(filesInFolderRemoval(locks, lockFiles, `${lockFiles.length} lock file(s) in ${locks}`));
   }
   return plan;
 }
@@ -189,6 +173,18 @@ async function readSession(store: TokenStore, key: string): Promise<StoredSessio
 function storeEntry(store: TokenStore, key: string, kind: string): Removal {
   const where = store.kind === 'keychain' ? store.location : '';
   return { what: `${kind} ${key}${where ? ` (${where})` : ''}`, remove: () => store.delete(key) };
+}
+
+/** These files of ours in dir, then dir itself if nothing else is left in it. */
+function filesInFolderRemoval(dir: string, names: string[], what: string): Removal {
+  return {
+    what,
+    remove: async () => {
+      for (const name of names) await unlink(path.join(dir, name)).catch(ignoreMissing);
+      await rmdir(dir).catch(() => undefined);
+      return true;
+    },
+  };
 }
 
 function fileRemoval(file: string, what: string): Removal {

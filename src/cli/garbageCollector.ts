@@ -5,7 +5,7 @@ import type { CollectGarbage, GarbageControl } from '../relay/gcPacer.js';
  * time, exposes gc() in contexts created afterwards (the way Jest's --logHeapUsage does it).
  * node:v8 and node:vm are loaded then too, not at start (about 1 ms a bridge rarely needs).
  */
-export function garbageCollector(): CollectGarbage {
+function garbageCollector(): CollectGarbage {
   let gc: ((opts?: { type: 'minor' }) => void) | undefined;
   return (kind) => {
     if (!gc) {

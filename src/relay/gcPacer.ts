@@ -17,6 +17,16 @@ export interface GcPacerOptions {
 }
 
 /**
+ * After a major collection the next three are minor ones: a major at most every 16 MiB relayed.
+ * V8 counts the buffers a collection frees only at the next collection, so the reading right
+ * after a major still shows them, and at 16 answers in flight external memory stays above the
+ * mark for long stretches anyway. Measured (bench --only blob,rss, lab, reps 3): 1 MiB at 16 in
+ * flight 0.65-0.70x of direct with a major whenever above the mark, 0.78-0.80x with this; the
+ * burst's peak 71-74 -> 74-77 MiB; bridge CPU per 1 MiB call 5.0-5.1 -> 4.3-4.5 ms.
+ */
+const MINORS_AFTER_MAJOR = 3;
+
+/**
  * Keeps the bridge's peak memory near its live set while large answers stream through. Every
  * socket read is a fresh buffer that is garbage as soon as it is on stdout; V8 collects such
  * buffers only after ~32 MiB of them (young generation), and much later once they were promoted
@@ -35,16 +45,6 @@ export interface GcPacerOptions {
  * something held whole (at most the 8 MiB whole-message limit) while other answers stream past
  * it, which ends with that message: a major every 16 MiB relayed meanwhile.
  */
-/**
- * After a major collection the next three are minor ones: a major at most every 16 MiB relayed.
- * V8 counts the buffers a collection frees only at the next collection, so the reading right
- * after a major still shows them, and at 16 answers in flight external memory stays above the
- * mark for long stretches anyway. Measured (bench --only blob,rss, lab, reps 3): 1 MiB at 16 in
- * flight 0.65-0.70x of direct with a major whenever above the mark, 0.78-0.80x with this; the
- * burst's peak 71-74 -> 74-77 MiB; bridge CPU per 1 MiB call 5.0-5.1 -> 4.3-4.5 ms.
- */
-const MINORS_AFTER_MAJOR = 3;
-
 export class GcPacer {
   private since = 0;
   /** Collections still to be minor ones after the last major (see MINORS_AFTER_MAJOR). */
