@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -28,6 +29,8 @@ export interface GatewayOptions {
    * MCP path answer 405 so a client's Streamable HTTP attempt fails and it can fall back.
    */
   legacySse?: boolean;
+  /** Serve https with this key and certificate (PEM) instead of http. */
+  tls?: { key: string; cert: string };
 }
 
 export interface GatewayRecord {
@@ -324,12 +327,13 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     sendJson(res, 404, { error: 'not_found' });
   };
 
-  const httpServer: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res).catch((error: unknown) => {
       if (!res.headersSent) jsonRpcError(res, 500, -32603, error instanceof Error ? error.message : 'Internal error');
       else res.destroy();
     });
-  });
+  };
+  const httpServer: Server = opts.tls ? createHttpsServer(opts.tls, onRequest) : createServer(onRequest);
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -340,7 +344,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
   });
   const port = (httpServer.address() as AddressInfo).port;
   const hostPart = host.includes(':') ? `[${host}]` : host;
-  origin = `http://${hostPart}:${port}`;
+  origin = `${opts.tls ? 'https' : 'http'}://${hostPart}:${port}`;
   gatewayUrl = `${origin}${mcpPath}`;
 
   return {

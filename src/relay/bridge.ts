@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Deps } from '../deps.js';
 import { ExitCode } from '../errors.js';
 import type { HttpClient } from '../remote/httpClient.js';
-import { NodeHttpClient } from '../remote/nodeHttpClient.js';
+import { SocketHttpClient } from '../remote/http1/socketHttpClient.js';
 import { connectRemote } from '../remote/connectRemote.js';
 import { FileEraCache } from '../remote/era/eraCache.js';
 import type { ProtocolChoice } from '../remote/era/eraRouter.js';
@@ -37,15 +37,17 @@ export interface BridgeOptions {
 /** Run the bridge until stdin ends or a signal arrives; returns the exit code. */
 export async function runBridge(options: BridgeOptions, deps: Deps): Promise<number> {
   const timeouts = { connectMs: options.connectTimeoutMs, headersMs: options.requestTimeoutMs };
-  const http: HttpClient = proxyConfigured(deps.env) ? await createProxyHttpClient(timeouts) : new NodeHttpClient(timeouts);
+  const http: HttpClient = proxyConfigured(deps.env) ? await createProxyHttpClient(timeouts) : new SocketHttpClient(timeouts);
   const pacer = deps.garbage
     ? new GcPacer({
         gc: deps.garbage,
-        // Measured on the bench (Node 20): the burst of 200 × 1 MiB at 16 in flight peaks at
-        // ~97 MiB with V8's own pacing; with this ~76 MiB (the same as a major collection every
-        // 16 MiB relayed), while sequential 1 MiB answers run no major collection at all.
+        // Measured on the bench (Node 20, SocketHttpClient): the burst of 200 × 1 MiB at 16 in
+        // flight peaks at ~91 MiB with V8's own pacing. With a major above 12 MiB external it
+        // peaks at 66-70 MiB, 16 MiB: ~72, 20 MiB: 72-77, 24 MiB: 71-80; the bridge's CPU per
+        // 1 MiB answer at 16 in flight falls with the mark (12: 4.1-4.6 ms, 16: 3.8-4.1, 20: 3.6-3.8,
+        // 24: 2.9-3.0 on a quiet run). Sequential 1 MiB answers run no major collection at all.
         everyBytes: 4 * 2 ** 20,
-        majorAboveExternalBytes: 12 * 2 ** 20,
+        majorAboveExternalBytes: 16 * 2 ** 20,
       })
     : undefined;
   const writer = new MessageWriter(deps.stdout, pacer);

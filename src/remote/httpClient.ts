@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { BodySource } from './bodySource.js';
 import { MAX_WHOLE_MESSAGE_BYTES, MessageTooLargeError } from './messageLimits.js';
 
 /** One HTTP exchange as the remote transports need it: streaming body, abortable. */
@@ -14,11 +14,11 @@ export interface HttpRequest {
 export interface HttpResponse {
   status: number;
   headers: IncomingHttpHeaders;
-  /** The response body; must be consumed or destroyed by the caller. */
-  body: Readable;
+  /** The response body; must be read, discarded or destroyed by the caller. */
+  body: BodySource;
 }
 
-/** The transport's view of HTTP; the default is node:http with keep-alive, a proxy variant uses undici. */
+/** The transport's view of HTTP; the default is SocketHttpClient (HTTP/1.1 with keep-alive), a proxy variant uses undici. */
 export interface HttpClient {
   request(req: HttpRequest): Promise<HttpResponse>;
   /** Redirects are not followed here: the transports decide (a token never crosses origins). */
@@ -37,28 +37,23 @@ export interface HttpTimeouts {
 export const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 10_000, headersMs: 120_000, bodyIdleMs: 300_000 };
 
 /** Read a whole body as bytes, refusing it past limitBytes while reading (default: the whole-message limit, 8 MiB). */
-export async function readBytes(body: Readable, limitBytes = MAX_WHOLE_MESSAGE_BYTES): Promise<Buffer> {
+export async function readBytes(body: BodySource, limitBytes = MAX_WHOLE_MESSAGE_BYTES): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limitBytes) {
-      body.destroy();
-      throw new MessageTooLargeError('a response', limitBytes);
-    }
-    chunks.push(buf);
-  }
+  await body.forEach((chunk) => {
+    size += chunk.length;
+    if (size > limitBytes) throw new MessageTooLargeError('a response', limitBytes);
+    chunks.push(chunk);
+  });
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }
 
 /** Read a whole body as UTF-8 text. */
-export async function readText(body: Readable, limitBytes = MAX_WHOLE_MESSAGE_BYTES): Promise<string> {
+export async function readText(body: BodySource, limitBytes = MAX_WHOLE_MESSAGE_BYTES): Promise<string> {
   return (await readBytes(body, limitBytes)).toString('utf8');
 }
 
-/** Drain and discard a body so the keep-alive socket can be reused. */
-export function discard(body: Readable): void {
-  body.resume();
-  body.on('error', () => {});
+/** Throw a body away (drained within bounds, so the keep-alive connection can be reused). */
+export function discard(body: BodySource): void {
+  body.discard();
 }

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { BodySource } from './bodySource.js';
 import type { Envelope } from '../relay/envelopeScanner.js';
 import { MessageTooLargeError, type MessageLimits } from './messageLimits.js';
 
@@ -29,31 +29,31 @@ export type JsonBody = { whole: Buffer } | { streamed: Envelope | undefined };
  * with MessageTooLargeError past limits.maxMessageBytes; one that must be held is refused past
  * limits.maxWholeMessageBytes. The body is destroyed on any failure.
  */
-export async function readJsonBody(body: Readable, opts: JsonBodyOptions): Promise<JsonBody> {
+export async function readJsonBody(body: BodySource, opts: JsonBodyOptions): Promise<JsonBody> {
   const { limits } = opts;
   let parts: Buffer[] = [];
   let size = 0;
   let streamed: MessageStream | undefined;
-  try {
-    for await (const data of body) {
-      const chunk = data as Buffer;
-      size += chunk.length;
-      if (streamed) {
-        if (size > limits.maxMessageBytes) throw new MessageTooLargeError('a message', limits.maxMessageBytes);
-        await writeSplit(streamed, chunk);
-        continue;
-      }
-      parts.push(chunk);
-      if (opts.open && size > opts.streamAboveBytes) {
-        streamed = await opts.open();
-        const held = parts;
-        parts = [];
-        for (const part of held) await writeSplit(streamed, part);
-        if (size > limits.maxMessageBytes) throw new MessageTooLargeError('a message', limits.maxMessageBytes);
-        continue;
-      }
-      if (size > limits.maxWholeMessageBytes) throw new MessageTooLargeError('a message', limits.maxWholeMessageBytes);
+  const onChunk = async (chunk: Buffer): Promise<void> => {
+    size += chunk.length;
+    if (streamed) {
+      if (size > limits.maxMessageBytes) throw new MessageTooLargeError('a message', limits.maxMessageBytes);
+      await writeSplit(streamed, chunk);
+      return;
     }
+    parts.push(chunk);
+    if (opts.open && size > opts.streamAboveBytes) {
+      streamed = await opts.open();
+      const held = parts;
+      parts = [];
+      for (const part of held) await writeSplit(streamed, part);
+      if (size > limits.maxMessageBytes) throw new MessageTooLargeError('a message', limits.maxMessageBytes);
+      return;
+    }
+    if (size > limits.maxWholeMessageBytes) throw new MessageTooLargeError('a message', limits.maxWholeMessageBytes);
+  };
+  try {
+    await body.forEach(onChunk);
   } catch (err) {
     body.destroy();
     if (streamed) await streamed.abort();

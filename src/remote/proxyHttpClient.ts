@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { readableBody } from './bodySource.js';
 import { DEFAULT_TIMEOUTS, type HttpClient, type HttpRequest, type HttpResponse, type HttpTimeouts } from './httpClient.js';
 
 /** True when HTTPS_PROXY/HTTP_PROXY (either case) is set: only then is undici loaded. */
@@ -24,7 +25,7 @@ export async function createProxyHttpClient(timeouts: Partial<HttpTimeouts> = {}
         signal: req.signal,
         dispatcher: agent,
       });
-      return { status: res.statusCode, headers: res.headers as HttpResponse['headers'], body: res.body as unknown as Readable };
+      return { status: res.statusCode, headers: res.headers as HttpResponse['headers'], body: readableBody(res.body as unknown as Readable) };
     },
     async close() {
       await agent.close();

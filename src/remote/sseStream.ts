@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { BodySource } from './bodySource.js';
 import { MAX_SSE_FIELD_LINE_BYTES, MAX_SSE_RETRY_MS, MessageTooLargeError, messageLimits, type MessageLimits } from './messageLimits.js';
 
 export interface SseState {
@@ -63,7 +63,7 @@ const LINE_BREAK = '\n';
  * capped at 30 s. Many short data lines with no blank line are handed over like one long line.
  */
 export async function consumeSse(
-  body: Readable,
+  body: BodySource,
   state: SseState,
   onEvent: (ev: SseEvent) => boolean | void | Promise<boolean | void>,
   large?: LargeDataHandler,
@@ -211,79 +211,84 @@ export async function consumeSse(
     if (piece.length > 0) await sink!.write(piece);
   };
 
-  try {
-    // destroyOnReturn: false — stopping at the answer must not tear the connection down (see drainInBackground).
-    for await (const raw of body.iterator({ destroyOnReturn: false })) {
-      let chunk = raw as Buffer;
-      let nl = chunk.indexOf(LF);
-      while (nl !== -1) {
-        const head = chunk.subarray(0, nl);
-        let ev: SseEvent | undefined;
-        lineOffered = false;
-        if (inLargeLine) {
-          // The end of a large data line: its last piece, without the CR of a CRLF.
-          inLargeLine = false;
-          const last = head.length > 0 && head[head.length - 1] === CR ? head.subarray(0, head.length - 1) : head;
-          if (heldCr && head.length > 0) await sink!.write(CR_BYTE);
-          heldCr = false;
-          if (last.length > 0) await sink!.write(last);
+  let stopped = false;
+  /** One piece of the body; true once onEvent (or a sink's end) said to stop (the body then drains the rest). */
+  const onChunk = async (raw: Buffer): Promise<boolean> => {
+    let chunk = raw;
+    let nl = chunk.indexOf(LF);
+    while (nl !== -1) {
+      const head = chunk.subarray(0, nl);
+      let ev: SseEvent | undefined;
+      lineOffered = false;
+      if (inLargeLine) {
+        // The end of a large data line: its last piece, without the CR of a CRLF.
+        inLargeLine = false;
+        const last = head.length > 0 && head[head.length - 1] === CR ? head.subarray(0, head.length - 1) : head;
+        if (heldCr && head.length > 0) await sink!.write(CR_BYTE);
+        heldCr = false;
+        if (last.length > 0) await sink!.write(last);
+      } else {
+        let line: Buffer;
+        if (partialSize === 0) {
+          line = head;
         } else {
-          let line: Buffer;
-          if (partialSize === 0) {
-            line = head;
-          } else {
-            partial.push(head);
-            line = Buffer.concat(partial, partialSize + head.length);
-            partial = [];
-            partialSize = 0;
-          }
-          if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
-          ev = onLine(line);
-          if (!ev && !sink && dataBytes > 0) {
-            // Many data lines and no blank line: past the threshold they are handed over like one long line.
-            if (large && dataBytes > large.thresholdBytes) await beginSink();
-            if (!sink && dataBytes > limits.maxWholeMessageBytes) throw new MessageTooLargeError('a message', limits.maxWholeMessageBytes);
-          }
+          partial.push(head);
+          line = Buffer.concat(partial, partialSize + head.length);
+          partial = [];
+          partialSize = 0;
         }
-        if (ev && sink) {
-          const s: LargeDataSink = sink;
-          if (ev.event === LINE_BREAK) {
-            await s.lineBreak();
-            if (ev.data.length > 0) await s.write(ev.data);
-            ev = undefined;
-          } else {
-            sink = undefined;
-            eventType = undefined;
-            if ((await s.end({ event: ev.event, id: ev.id })) === true) {
-              drainInBackground(body);
-              return true;
-            }
-            ev = undefined;
-          }
+        if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
+        ev = onLine(line);
+        if (!ev && !sink && dataBytes > 0) {
+          // Many data lines and no blank line: past the threshold they are handed over like one long line.
+          if (large && dataBytes > large.thresholdBytes) await beginSink();
+          if (!sink && dataBytes > limits.maxWholeMessageBytes) throw new MessageTooLargeError('a message', limits.maxWholeMessageBytes);
         }
-        if (ev && (await onEvent(ev)) === true) {
-          drainInBackground(body);
-          return true;
-        }
-        chunk = chunk.subarray(nl + 1);
-        nl = chunk.indexOf(LF);
       }
-      if (chunk.length > 0) {
-        if (inLargeLine) {
-          await writeLargePiece(chunk);
+      if (ev && sink) {
+        const s: LargeDataSink = sink;
+        if (ev.event === LINE_BREAK) {
+          await s.lineBreak();
+          if (ev.data.length > 0) await s.write(ev.data);
+          ev = undefined;
         } else {
-          partial.push(chunk);
-          partialSize += chunk.length;
-          if (partialSize > MAX_SSE_FIELD_LINE_BYTES && !isDataLine()) {
-            throw new MessageTooLargeError('an SSE line that is not data (a comment, event, id or retry field)', MAX_SSE_FIELD_LINE_BYTES);
+          sink = undefined;
+          eventType = undefined;
+          if ((await s.end({ event: ev.event, id: ev.id })) === true) {
+            stopped = true;
+            return true;
           }
-          if (large && !lineOffered && partialSize > large.thresholdBytes) await startLargeLine();
-          if (!inLargeLine && dataBytes + partialSize > limits.maxWholeMessageBytes) {
-            throw new MessageTooLargeError('a message', limits.maxWholeMessageBytes);
-          }
+          ev = undefined;
+        }
+      }
+      if (ev && (await onEvent(ev)) === true) {
+        stopped = true;
+        return true;
+      }
+      chunk = chunk.subarray(nl + 1);
+      nl = chunk.indexOf(LF);
+    }
+    if (chunk.length > 0) {
+      if (inLargeLine) {
+        await writeLargePiece(chunk);
+      } else {
+        partial.push(chunk);
+        partialSize += chunk.length;
+        if (partialSize > MAX_SSE_FIELD_LINE_BYTES && !isDataLine()) {
+          throw new MessageTooLargeError('an SSE line that is not data (a comment, event, id or retry field)', MAX_SSE_FIELD_LINE_BYTES);
+        }
+        if (large && !lineOffered && partialSize > large.thresholdBytes) await startLargeLine();
+        if (!inLargeLine && dataBytes + partialSize > limits.maxWholeMessageBytes) {
+          throw new MessageTooLargeError('a message', limits.maxWholeMessageBytes);
         }
       }
     }
+    return false;
+  };
+
+  try {
+    // Stopping at the answer leaves the rest to the body, which drains it (bounded) so the connection is reused.
+    await body.forEach(onChunk);
   } finally {
     // The stream ended (or broke, or we stopped) in the middle of an event handed over in pieces.
     if (sink) {
@@ -292,7 +297,7 @@ export async function consumeSse(
       await s.abort();
     }
   }
-  return false;
+  return stopped;
 }
 
 /** data lines are joined with "\n" between them. */
@@ -303,25 +308,4 @@ function interleave(parts: Buffer[]): Buffer[] {
     out.push(p);
   });
   return out;
-}
-
-const DRAIN_LIMIT_BYTES = 64 * 1024;
-const DRAIN_LIMIT_MS = 2_000;
-
-/**
- * After the answer, the server should end the stream (MCP Streamable HTTP); reading it to its end
- * lets the socket go back to the keep-alive pool instead of being torn down. A server that keeps
- * talking or stalls gets its stream destroyed after a bound.
- */
-function drainInBackground(body: Readable): void {
-  let seen = 0;
-  const timer = setTimeout(() => body.destroy(), DRAIN_LIMIT_MS);
-  timer.unref();
-  body.on('data', (b: Buffer) => {
-    seen += b.length;
-    if (seen > DRAIN_LIMIT_BYTES) body.destroy();
-  });
-  body.on('error', () => undefined);
-  body.on('close', () => clearTimeout(timer));
-  body.resume();
 }

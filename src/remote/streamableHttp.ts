@@ -1,5 +1,5 @@
-import { Readable } from 'node:stream';
 import { RemoteUnavailableError } from '../errors.js';
+import { bytesBody } from './bodySource.js';
 import type { JsonRpcId, JsonRpcMessage } from '../relay/jsonRpc.js';
 import type { Envelope } from '../relay/envelopeScanner.js';
 import { prepareMessage, SMALL_MESSAGE_BYTES } from '../relay/jsonEnvelope.js';
@@ -234,7 +234,7 @@ export class StreamableHttpTransport implements RemoteTransport {
         // Only the IDE's initialize may reveal a legacy HTTP+SSE server, and only with a body that
         // is not a modern server's JSON-RPC error (2026-07-28 Streamable HTTP, "Backward Compatibility").
         const body = await readBytes(res.body, ERROR_BODY_LIMIT_BYTES).catch(() => Buffer.alloc(0));
-        const original = await httpStatusError({ ...res, body: Readable.from([body]) }, this.ctx.url, this.ctx.log.redactor);
+        const original = await httpStatusError({ ...res, body: bytesBody(body) }, this.ctx.url, this.ctx.log.redactor);
         if (modernErrorOf(res.status, body)) {
           throw new RemoteUnavailableError(`${original.message} (a 2026-07-28 server's answer: try --protocol auto or 2026)`, { code: MODERN_SERVER_CODE, status: res.status });
         }

@@ -1,10 +1,10 @@
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { bytesBody } from '../../src/remote/bodySource.js';
 import { Redactor } from '../../src/log/redact.js';
 import { httpStatusError } from '../../src/remote/remoteErrors.js';
 
 const URL_ = new URL('https://gw.example.com/mcp');
-const answer = (status: number, body: string) => ({ status, headers: {}, body: Readable.from([Buffer.from(body)]) });
+const answer = (status: number, body: string) => ({ status, headers: {}, body: bytesBody(Buffer.from(body)) });
 
 describe('httpStatusError', () => {
   it('keeps a short excerpt of the body as a hint', async () => {

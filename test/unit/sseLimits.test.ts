@@ -1,15 +1,16 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { readableBody, type BodySource } from '../../src/remote/bodySource.js';
 import { MessageTooLargeError, messageLimits } from '../../src/remote/messageLimits.js';
 import { consumeSse, type LargeDataHandler, type SseState } from '../../src/remote/sseStream.js';
 
 const KiB = 1024;
 
 /** A body of `count` chunks made by `make`, generated lazily (never held whole). */
-function body(count: number, make: (i: number) => string): Readable {
-  return Readable.from((function* () {
+function body(count: number, make: (i: number) => string): BodySource {
+  return readableBody(Readable.from((function* () {
     for (let i = 0; i < count; i++) yield Buffer.from(make(i));
-  })());
+  })()));
 }
 
 /** A sink that only counts what it was given. */

@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { readableBody } from '../../src/remote/bodySource.js';
 import { consumeSse, type SseState } from '../../src/remote/sseStream.js';
 
 async function events(chunks: string[], state: SseState = {}): Promise<{ data: string; id?: string; event?: string }[]> {
   const out: { data: string; id?: string; event?: string }[] = [];
-  await consumeSse(Readable.from(chunks.map((c) => Buffer.from(c))), state, (ev) => {
+  await consumeSse(readableBody(Readable.from(chunks.map((c) => Buffer.from(c)))), state, (ev) => {
     out.push({ data: ev.data.toString(), id: ev.id, event: ev.event });
   });
   return out;

@@ -1,5 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { readableBody } from '../../src/remote/bodySource.js';
 import { EnvelopeScanner } from '../../src/relay/envelopeScanner.js';
 import { readEnvelope } from '../../src/relay/jsonEnvelope.js';
 import { MessageWriter } from '../../src/relay/stdoutWriter.js';
@@ -109,7 +110,7 @@ describe('writing stdout under one lock', () => {
 describe('handing large SSE data lines over in pieces', () => {
   async function run(stream: string[], threshold: number) {
     // One chunk per piece, as a socket delivers them (a PassThrough would join what is buffered).
-    const body = Readable.from(stream.map((piece) => Buffer.from(piece)));
+    const body = readableBody(Readable.from(stream.map((piece) => Buffer.from(piece))));
     const { writer, read } = writerOnPipe(1 << 24);
     const events: SseEvent[] = [];
     const ends: unknown[] = [];

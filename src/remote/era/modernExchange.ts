@@ -1,5 +1,5 @@
-import { Readable } from 'node:stream';
 import { RemoteUnavailableError } from '../../errors.js';
+import { bytesBody } from '../bodySource.js';
 import type { Envelope } from '../../relay/envelopeScanner.js';
 import type { JsonRpcId, JsonRpcMessage } from '../../relay/jsonRpc.js';
 import { prepareMessage, SMALL_MESSAGE_BYTES, type PreparedMessage } from '../../relay/jsonEnvelope.js';
@@ -132,7 +132,7 @@ export async function readModernAnswer(
     const body = await readBytes(res.body, ERROR_BODY_LIMIT_BYTES).catch(() => Buffer.alloc(0));
     const prepared = jsonRpcErrorOf(body) ? prepareMessage(body) : undefined;
     if (prepared) return { prepared, status: res.status };
-    throw await httpStatusError({ ...res, body: Readable.from([body]) }, ctx.url, ctx.log.redactor);
+    throw await httpStatusError({ ...res, body: bytesBody(body) }, ctx.url, ctx.log.redactor);
   }
   if (res.status === 202) {
     discard(res.body);

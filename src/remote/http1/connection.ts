@@ -1,0 +1,356 @@
+import net from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import { DRAIN_LIMIT_BYTES, DRAIN_LIMIT_MS, type BodySource, type ChunkResult } from '../bodySource.js';
+import { ResponseParser } from './responseParser.js';
+
+/** Socket reads land in a buffer of this size. */
+const READ_BYTES = 64 * 1024;
+/**
+ * A read at least this large is handed to the body's reader as it is, and the next read gets a
+ * fresh buffer; a smaller one is copied out (right-sized) and the buffer is read into again. So a
+ * piece is always its reader's to keep, and a small answer does not pin 64 KiB.
+ */
+const HANDOVER_BYTES = 16 * 1024;
+
+export interface ConnectionTarget {
+  url: URL;
+  connectMs: number;
+}
+
+export interface ExchangeTimeouts {
+  headersMs: number;
+  bodyIdleMs: number;
+}
+
+/** The head of a response, and its body, read from this connection. */
+export interface ExchangeResult {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: BodySource;
+}
+
+/** Told when the connection is free for another exchange, or closed (then it is not `usable`). */
+export type ReleaseHandler = (conn: Connection) => void;
+
+/** What one exchange's body needs to know after the connection moved on. */
+interface ExchangeRecord {
+  done: boolean;
+  failure?: Error;
+}
+
+/**
+ * One HTTP/1.1 connection, one exchange at a time, read with `onread` (no stream machinery between
+ * the socket and the body's reader: see BodySource). Reading follows the reader: while it holds a
+ * piece (its promise pending) or has not asked for the body yet, the socket is not read, and the
+ * gateway's sending waits in the kernel's buffers.
+ */
+export class Connection {
+  readonly socket: net.Socket;
+  /** When it last became idle (monotonic ms), or undefined while in use. */
+  idleSince: number | undefined;
+  private readBuffer = Buffer.allocUnsafeSlow(READ_BYTES);
+  private parser: ResponseParser | undefined;
+  private current: ExchangeRecord | undefined;
+  private headWaiter: { resolve: (r: ExchangeResult) => void; reject: (e: Error) => void } | undefined;
+  private consumer: ((chunk: Buffer) => ChunkResult) | undefined;
+  private bodyWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  /** The head was handed over; the body waits for forEach or discard. */
+  private holding = false;
+  /** A reader's promise is pending. */
+  private blocked = false;
+  /**
+   * Reads that arrived while the reader was busy, in order; the socket is paused until they are
+   * taken. More than one: a TLS socket hands over every record it already decrypted, paused or not.
+   */
+  private stash: Buffer[] = [];
+  /** The peer ended its side. */
+  private eof = false;
+  private failure: Error | undefined;
+  private timeouts: ExchangeTimeouts | undefined;
+  private headersTimer: NodeJS.Timeout | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private abortCleanup: (() => void) | undefined;
+
+  constructor(
+    private readonly target: ConnectionTarget,
+    private readonly released: ReleaseHandler,
+  ) {
+    const { url } = target;
+    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const isHttps = url.protocol === 'https:';
+    const port = Number(url.port) || (isHttps ? 443 : 80);
+    const onread = { buffer: () => this.readBuffer, callback: (n: number, buf: Uint8Array) => this.onRead(n, buf as Buffer) };
+    const common = { host, port, onread, noDelay: true, keepAlive: true, keepAliveInitialDelay: 15_000 };
+    this.socket = isHttps
+      ? process.getBuiltinModule('node:tls').connect({ ...common, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'] })
+      : net.connect(common);
+    const connectTimer = setTimeout(() => this.fail(codedError('ETIMEDOUT', `connect to ${url.host} timed out`)), target.connectMs);
+    this.socket.once(isHttps ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
+    this.socket.on('error', (err) => this.fail(err));
+    this.socket.on('end', () => {
+      this.eof = true;
+      if (this.parser && !this.blocked && !this.holding) this.continue();
+      else if (!this.parser) this.socket.destroy();
+    });
+    this.socket.on('close', () => {
+      clearTimeout(connectTimer);
+      this.fail(codedError('ECONNRESET', `the connection to ${url.host} closed`));
+    });
+    this.socket.on('timeout', () => {
+      if (this.idleSince !== undefined) this.socket.destroy();
+      else this.fail(codedError('ETIMEDOUT', `response body from ${url.host} stalled`));
+    });
+  }
+
+  /** True while it can carry a new exchange. */
+  get usable(): boolean {
+    return this.failure === undefined && !this.socket.destroyed && this.socket.writable && !this.eof && this.parser === undefined;
+  }
+
+  /** Send one request (its head and body, serialized) and resolve with the response head. */
+  exchange(request: string, body: string | undefined, method: string, timeouts: ExchangeTimeouts, signal?: AbortSignal): Promise<ExchangeResult> {
+    this.idleSince = undefined;
+    this.socket.ref();
+    this.socket.setTimeout(0);
+    this.timeouts = timeouts;
+    if (this.failure) return Promise.reject(this.failure);
+    this.parser = new ResponseParser({ method });
+    this.current = { done: false };
+    const result = new Promise<ExchangeResult>((resolve, reject) => {
+      this.headWaiter = { resolve, reject };
+    });
+    if (signal) {
+      const onAbort = (): void => this.fail(abortError(signal.reason));
+      if (signal.aborted) onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.abortCleanup = () => signal.removeEventListener('abort', onAbort);
+    }
+    if (this.failure) return result; // aborted already
+    this.headersTimer = setTimeout(() => this.fail(codedError('ETIMEDOUT', `no response from ${this.target.url.host} within ${timeouts.headersMs} ms`)), timeouts.headersMs);
+    this.socket.cork();
+    this.socket.write(request, 'latin1');
+    if (body !== undefined) this.socket.write(body, 'utf8');
+    this.socket.uncork();
+    this.socket.resume();
+    return result;
+  }
+
+  /** Close it (and fail what is under way). */
+  destroy(err?: Error): void {
+    this.fail(err ?? codedError('ECONNRESET', 'the connection was closed'));
+  }
+
+  private onRead(nread: number, buf: Buffer): boolean {
+    let chunk: Buffer;
+    if (nread >= HANDOVER_BYTES) {
+      chunk = buf.subarray(0, nread);
+      this.readBuffer = Buffer.allocUnsafeSlow(READ_BYTES);
+    } else {
+      chunk = Buffer.from(buf.subarray(0, nread));
+    }
+    if (!this.parser) {
+      // Bytes nobody asked for on an idle connection: it cannot be trusted with a request.
+      this.socket.destroy();
+      return false;
+    }
+    if (this.blocked || this.holding || this.stash.length > 0) {
+      this.stash.push(chunk);
+      return false;
+    }
+    this.parser.feed(chunk);
+    // Reading goes on while a reader's promise settles: it usually does within this turn, before
+    // the next read, and stopping and restarting the socket for every piece costs two syscalls.
+    return this.pump() || this.blocked;
+  }
+
+  /** Take the parser's steps while the reader keeps up; true when it needs more bytes from the socket. */
+  private pump(): boolean {
+    const parser = this.parser;
+    while (parser && parser === this.parser && !this.blocked && !this.holding && this.failure === undefined) {
+      let step;
+      try {
+        step = parser.next();
+        if (step === undefined && this.stash.length > 0) {
+          parser.feed(this.stash.shift()!);
+          continue;
+        }
+        if (step === undefined && this.eof) step = parser.closed();
+      } catch (err) {
+        this.fail(err as Error);
+        return false;
+      }
+      if (step === undefined) return true;
+      if (step.kind === 'head') this.headArrived(step.head.status, step.head.headers);
+      else if (step.kind === 'body') this.deliver(step.data);
+      else this.ended();
+    }
+    // Back in the pool: the socket is read, to see the server close it (or misbehave).
+    return this.parser === undefined && this.usable;
+  }
+
+  /** Pump again after a pause, and read the socket again when the parser wants bytes. */
+  private continue(): void {
+    if (this.pump() && !this.socket.destroyed) this.socket.resume();
+  }
+
+  private headArrived(status: number, headers: IncomingHttpHeaders): void {
+    clearTimeout(this.headersTimer);
+    this.socket.setTimeout(this.timeouts!.bodyIdleMs);
+    // A body that is already complete (204, HEAD, Content-Length: 0) frees the connection at once.
+    this.holding = !this.parser!.bodyless;
+    const waiter = this.headWaiter;
+    this.headWaiter = undefined;
+    waiter?.resolve({ status, headers, body: this.bodySource(this.current!) });
+  }
+
+  /** The body of exchange ex: once it is over, its source only reports how it ended. */
+  private bodySource(ex: ExchangeRecord): BodySource {
+    let used = false;
+    const live = (): boolean => !ex.done && this.current === ex;
+    return {
+      forEach: (onChunk) => {
+        if (used) return Promise.reject(new Error('a response body is read once'));
+        used = true;
+        if (ex.failure) return Promise.reject(ex.failure);
+        if (!live() || !this.holding) return Promise.resolve(); // already complete
+        return new Promise<void>((resolve, reject) => {
+          this.bodyWaiter = { resolve, reject };
+          this.consumer = onChunk;
+          this.holding = false;
+          this.continue();
+        });
+      },
+      discard: () => {
+        if (used) return;
+        used = true;
+        if (live() && this.holding) this.drain();
+      },
+      destroy: (err) => {
+        if (live()) this.fail(err ?? codedError('ECONNRESET', 'the response body was abandoned'));
+      },
+    };
+  }
+
+  private deliver(data: Buffer): void {
+    let r: ChunkResult;
+    try {
+      r = this.consumer!(data);
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    if (r === undefined || r === false) return;
+    if (r === true) {
+      this.stop();
+      return;
+    }
+    this.blocked = true;
+    r.then(
+      (v) => {
+        this.blocked = false;
+        if (v === true) this.stop();
+        this.continue();
+      },
+      (err: Error) => {
+        this.blocked = false;
+        this.fail(err);
+      },
+    );
+  }
+
+  /** The reader has what it wanted: it is told the body ended, and the rest is drained. */
+  private stop(): void {
+    const waiter = this.bodyWaiter;
+    this.bodyWaiter = undefined;
+    waiter?.resolve();
+    this.drain();
+  }
+
+  /** Read the rest within bounds (DRAIN_LIMIT_*), then the connection serves again; past them it is closed. */
+  private drain(): void {
+    let seen = 0;
+    this.holding = false;
+    this.consumer = (chunk) => {
+      seen += chunk.length;
+      if (seen > DRAIN_LIMIT_BYTES) this.destroy();
+    };
+    this.drainTimer = setTimeout(() => this.destroy(), DRAIN_LIMIT_MS);
+    this.drainTimer.unref();
+    this.continue();
+  }
+
+  /** The response is complete: the reader is told, and the connection goes back to the pool (or is closed). */
+  private ended(): void {
+    const parser = this.parser!;
+    const reusable = parser.keepsConnection && parser.leftover === 0 && this.stash.length === 0 && !this.eof;
+    this.finishExchange();
+    const waiter = this.bodyWaiter;
+    this.bodyWaiter = undefined;
+    waiter?.resolve();
+    if (!reusable) {
+      this.socket.destroy();
+      return;
+    }
+    this.idleSince = monotonicMs();
+    this.socket.setTimeout(IDLE_CLOSE_MS);
+    this.socket.unref();
+    this.released(this);
+  }
+
+  private finishExchange(failure?: Error): void {
+    if (this.current) {
+      this.current.done = true;
+      this.current.failure = failure;
+      this.current = undefined;
+    }
+    clearTimeout(this.headersTimer);
+    clearTimeout(this.drainTimer);
+    this.abortCleanup?.();
+    this.abortCleanup = undefined;
+    this.parser = undefined;
+    this.consumer = undefined;
+    this.stash = [];
+    this.holding = false;
+    this.blocked = false;
+    this.timeouts = undefined;
+  }
+
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    const head = this.headWaiter;
+    const body = this.bodyWaiter;
+    this.headWaiter = undefined;
+    this.bodyWaiter = undefined;
+    this.finishExchange(err);
+    this.socket.destroy();
+    head?.reject(err);
+    body?.reject(err);
+    this.released(this);
+  }
+}
+
+/**
+ * An idle kept-alive connection is closed after this long: node's http server closes its own after
+ * 5 s (keepAliveTimeout), proxies after more, and a connection the server may be closing is never
+ * handed a request (see SocketHttpClient).
+ */
+export const IDLE_CLOSE_MS = 2_000;
+
+/** Monotonic milliseconds (process.hrtime: the global performance would load node:perf_hooks at start). */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
+
+export function codedError(code: string, message: string): Error & { code: string } {
+  const e = new Error(message) as Error & { code: string };
+  e.code = code;
+  return e;
+}
+
+function abortError(reason: unknown): Error {
+  if (reason instanceof Error && reason.name === 'AbortError') return reason;
+  const e = new Error('the request was aborted', { cause: reason });
+  e.name = 'AbortError';
+  return e;
+}
