@@ -18,7 +18,7 @@ function pattern(size: number, seed: number): Buffer {
 }
 
 /** node's own http server on 127.0.0.1, counting requests and connections. */
-async function server(handler: (req: IncomingMessage, res: ServerResponse, body: string) => void): Promise<{ url: URL; requests: () => number; connections: () => number }> {
+async function server(handler: (req: IncomingMessage, res: ServerResponse, body: string) => void, keepAliveTimeoutMs = 30_000): Promise<{ url: URL; requests: () => number; connections: () => number }> {
   let requests = 0;
   let connections = 0;
   const srv: Server = createServer((req, res) => {
@@ -28,7 +28,8 @@ async function server(handler: (req: IncomingMessage, res: ServerResponse, body:
     req.on('end', () => handler(req, res, Buffer.concat(parts).toString('utf8')));
   });
   srv.on('connection', () => connections++);
-  srv.keepAliveTimeout = 30_000; // the server keeps connections: only the client's own rules close them
+  // By default the server keeps connections (and says so: Keep-Alive: timeout=30): only the client's own rules close them.
+  srv.keepAliveTimeout = keepAliveTimeoutMs;
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
   closers.push(() => new Promise<void>((resolve) => (srv.closeAllConnections(), srv.close(() => resolve()))));
   return { url: new URL(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/mcp?x=1`), requests: () => requests, connections: () => connections };
@@ -183,5 +184,48 @@ describe('SocketHttpClient against node:http', () => {
     const http = new SocketHttpClient({ headersMs: 200 });
     closers.push(() => http.close());
     await expect(http.request({ method: 'POST', url, headers: {}, body: '{}' })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+  });
+
+  it('reads to its end a response the server closes the connection after, however slow the reader (regression: the close failed it)', async () => {
+    const body = pattern(200_000, 3);
+    const url = await rawServer(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`, (s) => s.end(body));
+    const res = await client().request({ method: 'POST', url, headers: {}, body: '{}' });
+    const parts: Buffer[] = [];
+    await res.body.forEach(async (piece) => {
+      parts.push(piece);
+      await new Promise((r) => setTimeout(r, 5));
+    });
+    expect(Buffer.concat(parts).equals(body)).toBe(true);
+  });
+
+  it('refuses a header value with a character past U+00FF, which latin1 would turn into CR LF (regression: it was sent)', async () => {
+    const { url, requests } = await server((_req, res) => res.end('ok'));
+    const http = client();
+    await expect(http.request({ method: 'GET', url, headers: { 'last-event-id': 'x\u010d\u010aX-Injected: yes' } })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
+    await expect(http.request({ method: 'GET', url, headers: { authorization: 'Bearer \u2028' } })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
+    expect(requests()).toBe(0);
+  });
+
+  it('does not reuse a connection the server keeps for less than the reuse margin (Keep-Alive: timeout=1)', async () => {
+    const { url, connections } = await server((_req, res) => res.end('ok'), 1_000);
+    const http = client();
+    await readBytes((await http.request({ method: 'POST', url, headers: {}, body: '{}' })).body);
+    await readBytes((await http.request({ method: 'POST', url, headers: {}, body: '{}' })).body);
+    expect(connections()).toBe(2);
+  });
+
+  it('ends the wait of a request queued behind 64 busy connections when it is aborted (regression: it never settled)', async () => {
+    const held: ServerResponse[] = [];
+    const { url } = await server((_req, res) => void held.push(res));
+    const http = client();
+    const busy = Array.from({ length: 64 }, () => http.request({ method: 'POST', url, headers: {}, body: '{}' }));
+    for (let i = 0; i < 500 && held.length < 64; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(held.length).toBe(64);
+    const ac = new AbortController();
+    const queued = http.request({ method: 'POST', url, headers: {}, body: '{}', signal: ac.signal });
+    setTimeout(() => ac.abort(), 20);
+    await expect(queued).rejects.toMatchObject({ name: 'AbortError' });
+    for (const res of held) res.end('done');
+    for (const r of await Promise.all(busy)) expect((await readBytes(r.body)).toString()).toBe('done');
   });
 });

@@ -1,16 +1,17 @@
 import net from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
 import { DRAIN_LIMIT_BYTES, DRAIN_LIMIT_MS, type BodySource, type ChunkResult } from '../bodySource.js';
+import { NOT_WRITTEN } from '../retryPolicy.js';
 import { ResponseParser } from './responseParser.js';
 
-/** Socket reads land in a buffer of this size. */
-const READ_BYTES = 64 * 1024;
 /**
- * A read at least this large is handed to the body's reader as it is, and the next read gets a
- * fresh buffer; a smaller one is copied out (right-sized) and the buffer is read into again. So a
- * piece is always its reader's to keep, and a small answer does not pin 64 KiB.
+ * Socket reads land in a buffer of this size: TLS hands over at most one record (16 KiB) a read.
+ * A read that fills at least half of it is handed to the body's reader as it is, and the next read
+ * gets a fresh buffer; a smaller one is copied out (right-sized) and the buffer is read into again.
+ * So a piece is always its reader's to keep, and holds at most twice its size.
  */
-const HANDOVER_BYTES = 16 * 1024;
+const READ_BYTES_TCP = 64 * 1024;
+const READ_BYTES_TLS = 16 * 1024;
 
 export interface ConnectionTarget {
   url: URL;
@@ -48,7 +49,10 @@ export class Connection {
   readonly socket: net.Socket;
   /** When it last became idle (monotonic ms), or undefined while in use. */
   idleSince: number | undefined;
-  private readBuffer = Buffer.allocUnsafeSlow(READ_BYTES);
+  /** How long the server said it keeps an idle connection (`Keep-Alive: timeout=N`), if it did. */
+  serverIdleMs: number | undefined;
+  private readonly readBytes: number;
+  private readBuffer: Buffer;
   private parser: ResponseParser | undefined;
   private current: ExchangeRecord | undefined;
   private headWaiter: { resolve: (r: ExchangeResult) => void; reject: (e: Error) => void } | undefined;
@@ -65,6 +69,8 @@ export class Connection {
   private stash: Buffer[] = [];
   /** The peer ended its side. */
   private eof = false;
+  /** TCP (and TLS) are up: before that, no byte of a request can have reached the server. */
+  private connected = false;
   private failure: Error | undefined;
   private timeouts: ExchangeTimeouts | undefined;
   private headersTimer: NodeJS.Timeout | undefined;
@@ -79,13 +85,22 @@ export class Connection {
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const isHttps = url.protocol === 'https:';
     const port = Number(url.port) || (isHttps ? 443 : 80);
+    this.readBytes = isHttps ? READ_BYTES_TLS : READ_BYTES_TCP;
+    this.readBuffer = Buffer.allocUnsafeSlow(this.readBytes);
     const onread = { buffer: () => this.readBuffer, callback: (n: number, buf: Uint8Array) => this.onRead(n, buf as Buffer) };
-    const common = { host, port, onread, noDelay: true, keepAlive: true, keepAliveInitialDelay: 15_000 };
+    // allowHalfOpen: the server's FIN must not destroy the socket under a response still being
+    // read (what was received is read to its end; 'end' and ended() close it).
+    const common = { host, port, onread, allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: 15_000 };
     this.socket = isHttps
       ? process.getBuiltinModule('node:tls').connect({ ...common, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'] })
       : net.connect(common);
     const connectTimer = setTimeout(() => this.fail(codedError('ETIMEDOUT', `connect to ${url.host} timed out`)), target.connectMs);
-    this.socket.once(isHttps ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
+    this.socket.once(isHttps ? 'secureConnect' : 'connect', () => {
+      this.connected = true;
+      clearTimeout(connectTimer);
+      // tls.connect takes neither option from its arguments (node:https's agent sets them so too).
+      if (isHttps) this.socket.setNoDelay(true).setKeepAlive(true, 15_000);
+    });
     this.socket.on('error', (err) => this.fail(err));
     this.socket.on('end', () => {
       this.eof = true;
@@ -119,13 +134,15 @@ export class Connection {
     const result = new Promise<ExchangeResult>((resolve, reject) => {
       this.headWaiter = { resolve, reject };
     });
+    if (signal?.aborted) {
+      this.fail(abortError(signal.reason));
+      return result;
+    }
     if (signal) {
       const onAbort = (): void => this.fail(abortError(signal.reason));
-      if (signal.aborted) onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       this.abortCleanup = () => signal.removeEventListener('abort', onAbort);
     }
-    if (this.failure) return result; // aborted already
     this.headersTimer = setTimeout(() => this.fail(codedError('ETIMEDOUT', `no response from ${this.target.url.host} within ${timeouts.headersMs} ms`)), timeouts.headersMs);
     this.socket.cork();
     this.socket.write(request, 'latin1');
@@ -142,9 +159,9 @@ export class Connection {
 
   private onRead(nread: number, buf: Buffer): boolean {
     let chunk: Buffer;
-    if (nread >= HANDOVER_BYTES) {
+    if (nread >= this.readBytes / 2) {
       chunk = buf.subarray(0, nread);
-      this.readBuffer = Buffer.allocUnsafeSlow(READ_BYTES);
+      this.readBuffer = Buffer.allocUnsafeSlow(this.readBytes);
     } else {
       chunk = Buffer.from(buf.subarray(0, nread));
     }
@@ -195,6 +212,8 @@ export class Connection {
 
   private headArrived(status: number, headers: IncomingHttpHeaders): void {
     clearTimeout(this.headersTimer);
+    const keepAlive = /(?:^|[\s,])timeout\s*=\s*(\d{1,6})/i.exec(String(headers['keep-alive'] ?? ''));
+    this.serverIdleMs = keepAlive ? Number(keepAlive[1]) * 1000 : undefined;
     this.socket.setTimeout(this.timeouts!.bodyIdleMs);
     // A body that is already complete (204, HEAD, Content-Length: 0) frees the connection at once.
     this.holding = !this.parser!.bodyless;
@@ -268,6 +287,10 @@ export class Connection {
 
   /** Read the rest within bounds (DRAIN_LIMIT_*), then the connection serves again; past them it is closed. */
   private drain(): void {
+    if (!this.parser!.keepsConnection) {
+      this.destroy(); // not to be reused: nothing to drain it for
+      return;
+    }
     let seen = 0;
     this.holding = false;
     this.consumer = (chunk) => {
@@ -315,8 +338,9 @@ export class Connection {
     this.timeouts = undefined;
   }
 
-  private fail(err: Error): void {
+  private fail(failure: Error): void {
     if (this.failure) return;
+    const err = this.connected ? failure : notWritten(failure);
     this.failure = err;
     const head = this.headWaiter;
     const body = this.bodyWaiter;
@@ -346,6 +370,21 @@ export function codedError(code: string, message: string): Error & { code: strin
   const e = new Error(message) as Error & { code: string };
   e.code = code;
   return e;
+}
+
+/** Failures of a connection that is not up yet which say nothing more than "it did not get through". */
+const NOT_UP_CODES = new Set(['ETIMEDOUT', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * A connect or TLS handshake that timed out or was reset: the request cannot have reached the
+ * gateway, so it is marked NOT_WRITTEN and goes again even when it is a tools/call. Every other
+ * code is kept: refused or unreachable already say "not sent", and a certificate error must keep
+ * its code (its hint, and no retry).
+ */
+function notWritten(err: Error): Error {
+  const code = (err as { code?: string }).code;
+  if (err.name === 'AbortError' || !code || !NOT_UP_CODES.has(code)) return err;
+  return codedError(NOT_WRITTEN, `${err.message} (before the connection was up: the request was not sent)`);
 }
 
 function abortError(reason: unknown): Error {

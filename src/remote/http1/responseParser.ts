@@ -36,6 +36,8 @@ export const MAX_HEAD_BYTES = 64 * 1024;
 /** Longest chunk-size line (size and extensions) and trailer section read. */
 const MAX_CHUNK_LINE_BYTES = 4 * 1024;
 const MAX_TRAILER_BYTES = 64 * 1024;
+/** Interim (1xx) responses read before the final one; a server that sends more is refused. */
+const MAX_INTERIM_RESPONSES = 10;
 /** 13 hex digits: every size below 2^52, so the arithmetic stays exact. */
 const MAX_CHUNK_SIZE_DIGITS = 13;
 
@@ -74,6 +76,7 @@ export class ResponseParser {
   /** Bytes of the trailer section read so far. */
   private trailerBytes = 0;
   private reusable = false;
+  private interims = 0;
 
   constructor(private readonly o: ResponseParserOptions) {}
 
@@ -263,6 +266,7 @@ export class ResponseParser {
     for (const [key, values] of raw) headers[key] = key === 'set-cookie' ? values : values.join(', ');
     if (status < 200) {
       if (status === 101) throw new ResponseFormatError('a protocol switch nobody asked for');
+      if (++this.interims > MAX_INTERIM_RESPONSES) throw new ResponseFormatError('more than 10 interim (1xx) responses');
       return 'interim'; // 100 Continue, 103 Early Hints: the final response follows
     }
     const connection = (headers.connection as string | undefined)?.toLowerCase().split(',').map((t) => t.trim()) ?? [];

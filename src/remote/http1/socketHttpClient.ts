@@ -6,6 +6,14 @@ const MAX_CONNECTIONS_PER_ORIGIN = 64;
 /** A kept-alive connection idle for longer is not handed a request (it closes itself at IDLE_CLOSE_MS). */
 const REUSE_IDLE_LIMIT_MS = IDLE_CLOSE_MS - 250;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/**
+ * A field value may hold HTAB, SP, VCHAR and obs-text (RFC 9110 §5.5) and nothing else: the head
+ * is written as latin1, where a character past U+00FF would lose its high byte (U+010D, U+010A
+ * would become CR LF and end the field: header injection, request splitting).
+ */
+const BAD_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** A connection is not reused within this margin of the idle time the server said it keeps one. */
+const SERVER_IDLE_MARGIN_MS = 1_000;
 /** Fields the request's framing owns: set here, never taken from the caller. */
 const FRAMING_FIELDS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer']);
 
@@ -41,9 +49,8 @@ export class SocketHttpClient implements HttpClient {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`unsupported protocol ${url.protocol}`);
     const head = requestHead(req);
     const pool = this.pool(url.origin);
-    let conn = await this.reusable(pool, req.signal);
-    const reused = conn !== undefined;
-    conn ??= await this.fresh(pool, url, req.signal);
+    const taken = await this.connection(pool, url, req.signal);
+    const { conn, reused } = taken;
     try {
       const res = await conn.exchange(head, req.body, req.method, { headersMs: this.timeouts.headersMs, bodyIdleMs: this.timeouts.bodyIdleMs }, req.signal);
       return { status: res.status, headers: res.headers, body: res.body };
@@ -94,21 +101,47 @@ export class SocketHttpClient implements HttpClient {
   }
 
   private fit(conn: Connection): boolean {
-    return conn.usable && conn.idleSince !== undefined && monotonicMs() - conn.idleSince < REUSE_IDLE_LIMIT_MS;
+    const limit = Math.min(REUSE_IDLE_LIMIT_MS, (conn.serverIdleMs ?? Infinity) - SERVER_IDLE_MARGIN_MS);
+    return conn.usable && conn.idleSince !== undefined && monotonicMs() - conn.idleSince < limit;
   }
 
-  /** A new connection, once fewer than the limit are open to the origin. */
-  private async fresh(pool: OriginPool, url: URL, signal?: AbortSignal): Promise<Connection> {
-    while (pool.open.size >= MAX_CONNECTIONS_PER_ORIGIN && !this.closed) {
-      await new Promise<void>((resolve) => pool.waiting.push(resolve));
-      signal?.throwIfAborted();
+  /** An idle connection fit for the request, else a new one once fewer than the limit are open to the origin. */
+  private async connection(pool: OriginPool, url: URL, signal?: AbortSignal): Promise<{ conn: Connection; reused: boolean }> {
+    for (;;) {
       const idle = await this.reusable(pool, signal);
-      if (idle) return idle;
+      if (idle) return { conn: idle, reused: true };
+      if (this.closed) throw new Error('the HTTP client is closed');
+      if (pool.open.size < MAX_CONNECTIONS_PER_ORIGIN) break;
+      await this.turn(pool, signal);
     }
-    if (this.closed) throw new Error('the HTTP client is closed');
     const conn = new Connection({ url, connectMs: this.timeouts.connectMs }, (c) => this.released(pool, c));
     pool.open.add(conn);
-    return conn;
+    return { conn, reused: false };
+  }
+
+  /** Wait until a connection of the origin is free or closed; an abort ends the wait (and passes a wake-up on). */
+  private turn(pool: OriginPool, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    return new Promise<void>((resolve, reject) => {
+      const wake = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        if (signal?.aborted) {
+          // Woken, but no longer waiting: the turn goes to the next in line.
+          const next = pool.waiting.shift();
+          if (next) queueMicrotask(next);
+          reject(signal.reason);
+          return;
+        }
+        resolve();
+      };
+      const onAbort = (): void => {
+        const at = pool.waiting.indexOf(wake);
+        if (at !== -1) pool.waiting.splice(at, 1);
+        reject(signal!.reason);
+      };
+      pool.waiting.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** A connection finished an exchange (kept for the next) or closed. */
@@ -129,11 +162,12 @@ export class SocketHttpClient implements HttpClient {
 /** The request line and fields, checked: a CR, LF or NUL in a field is refused, not sent (response splitting). */
 function requestHead(req: HttpRequest): string {
   const { url } = req;
+  if (!TOKEN.test(req.method)) throw invalidHeader(`invalid method "${req.method}"`);
   let host = url.host;
   let fields = '';
   for (const [name, value] of Object.entries(req.headers)) {
     if (!TOKEN.test(name)) throw invalidHeader(`invalid header name "${name}"`);
-    if (/[\r\n\0]/.test(value)) throw invalidHeader(`invalid character in the ${name} header`);
+    if (BAD_FIELD_VALUE.test(value)) throw invalidHeader(`invalid character in the ${name} header`);
     const lower = name.toLowerCase();
     if (lower === 'host') host = value;
     else if (!FRAMING_FIELDS.has(lower)) fields += `${name}: ${value}\r\n`;
