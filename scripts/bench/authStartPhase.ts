@@ -16,7 +16,8 @@ const LOGIN_TIMEOUT_MS = 60_000;
 export interface AuthStartResults {
   /** Store kinds measured: `file` always, `keychain` when a session bus is present. */
   stores: string[];
-  nodeMs: number[];
+  /** `node -e 0` per store, one measured right before each timed bridge (a machine whose speed drifts skews a baseline taken earlier). */
+  nodeMs: Record<string, number[]>;
   bridgeMs: Record<string, number[]>;
 }
 
@@ -28,7 +29,7 @@ export interface AuthStartResults {
  */
 export async function runAuthStartPhase(base: Omit<PhaseContext, 'gateway'>): Promise<AuthStartResults> {
   const stores = ['file', ...(process.env.DBUS_SESSION_BUS_ADDRESS ? ['keychain'] : [])];
-  const out: AuthStartResults = { stores, nodeMs: [], bridgeMs: {} };
+  const out: AuthStartResults = { stores, nodeMs: {}, bridgeMs: {} };
   const gateway = await startGatewayProcess({ auth: { mode: 'oauth' }, startTimeoutMs: 60_000 });
   const root = await mkdtemp(path.join(tmpdir(), 'kb-bench-auth-'));
   try {
@@ -66,7 +67,9 @@ async function measureStore(base: Omit<PhaseContext, 'gateway'>, store: string, 
     launch: { ...base.launch, bridgeArgs: [...base.launch.bridgeArgs, ...storeArgs], env: { ...base.launch.env, ...env } },
   };
   const times: number[] = [];
+  const baseline: number[] = [];
   out.bridgeMs[store] = times;
+  out.nodeMs[store] = baseline;
   try {
     await runCli(base.launch.binPath, ['login', url, ...storeArgs], env, LOGIN_TIMEOUT_MS);
     const signIns = launches();
@@ -74,7 +77,7 @@ async function measureStore(base: Omit<PhaseContext, 'gateway'>, store: string, 
     await withConnection(ctx, 'bridge', `signed-in warm-up (${store})`, async (conn) => echoCall(conn.client, 'warm')());
     for (let rep = 0; rep < base.opts.reps && !base.deadline.expired; rep++) {
       base.progress(`signed-in start (${store} store) repetition ${rep + 1}/${base.opts.reps}`);
-      if (store === 'file') out.nodeMs.push(await nodeBaselineMs());
+      baseline.push(await nodeBaselineMs());
       await withConnection(ctx, 'bridge', `signed-in start (${store}) repetition ${rep + 1}`, async (conn) => {
         times.push(conn.connectMs);
         await echoCall(conn.client, 'with the stored token')();

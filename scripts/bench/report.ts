@@ -96,7 +96,7 @@ export function buildSharedFigures(token?: TokenResults, authStart?: AuthStartRe
   const figs: Figure[] = [];
   // The start target is about the everyday case: a token already in the store (signed in before).
   for (const store of authStart?.stores ?? []) {
-    const f = pair(`auth_start_${store}_ms`, `start → initialize, token in the ${store} store`, 'ms', authStart!.nodeMs, authStart!.bridgeMs[store] ?? [], '≤ 1.6× node -e 0', (n, b) => b / n <= 1.6);
+    const f = pair(`auth_start_${store}_ms`, `start → initialize, token in the ${store} store`, 'ms', authStart!.nodeMs[store] ?? [], authStart!.bridgeMs[store] ?? [], '≤ 1.6× node -e 0', (n, b) => b / n <= 1.6);
     f.directLabel = 'node -e 0';
     figs.push(f);
   }

@@ -38,6 +38,8 @@ export interface BridgeOptions {
 export async function runBridge(options: BridgeOptions, deps: Deps): Promise<number> {
   const timeouts = { connectMs: options.connectTimeoutMs, headersMs: options.requestTimeoutMs };
   const http: HttpClient = proxyConfigured(deps.env) ? await createProxyHttpClient(timeouts) : new SocketHttpClient(timeouts);
+  // TCP and TLS to the gateway overlap the start's other work (the keychain, the IDE's first message).
+  http.preconnect?.(options.serverUrl);
   const pacer = deps.garbage
     ? new GcPacer({
         gc: deps.garbage,

@@ -23,6 +23,8 @@ export interface HttpClient {
   request(req: HttpRequest): Promise<HttpResponse>;
   /** Redirects are not followed here: the transports decide (a token never crosses origins). */
   close(): Promise<void>;
+  /** Open a connection to url's origin ahead of the first request (optional: a hint). */
+  preconnect?(url: URL): void;
 }
 
 export interface HttpTimeouts {

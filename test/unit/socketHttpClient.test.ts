@@ -228,4 +228,17 @@ describe('SocketHttpClient against node:http', () => {
     for (const res of held) res.end('done');
     for (const r of await Promise.all(busy)) expect((await readBytes(r.body)).toString()).toBe('done');
   });
+
+  it('preconnect opens one connection ahead of the first request, which then goes out on it', async () => {
+    const { url, requests, connections } = await server((_req, res) => res.end('ok'));
+    const http = client();
+    http.preconnect(url);
+    http.preconnect(url); // one is enough: a second call opens nothing
+    for (let i = 0; i < 200 && connections() === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(connections()).toBe(1);
+    expect(requests()).toBe(0);
+    expect((await readBytes((await http.request({ method: 'POST', url, headers: {}, body: '{}' })).body)).toString()).toBe('ok');
+    expect(connections()).toBe(1);
+    expect(requests()).toBe(1);
+  });
 });

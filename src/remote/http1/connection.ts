@@ -49,6 +49,8 @@ export class Connection {
   readonly socket: net.Socket;
   /** When it last became idle (monotonic ms), or undefined while in use. */
   idleSince: number | undefined;
+  /** It has carried no exchange yet (opened ahead of one: see park). */
+  fresh = true;
   /** How long the server said it keeps an idle connection (`Keep-Alive: timeout=N`), if it did. */
   serverIdleMs: number | undefined;
   private readonly readBytes: number;
@@ -125,6 +127,7 @@ export class Connection {
   /** Send one request (its head and body, serialized) and resolve with the response head. */
   exchange(request: string, body: string | undefined, method: string, timeouts: ExchangeTimeouts, signal?: AbortSignal): Promise<ExchangeResult> {
     this.idleSince = undefined;
+    this.fresh = false;
     this.socket.ref();
     this.socket.setTimeout(0);
     this.timeouts = timeouts;
@@ -150,6 +153,14 @@ export class Connection {
     this.socket.uncork();
     this.socket.resume();
     return result;
+  }
+
+  /** Opened ahead of any request: idle in the pool from now on, as after an exchange (and not keeping the process alive). */
+  park(): void {
+    this.idleSince = monotonicMs();
+    this.socket.setTimeout(IDLE_CLOSE_MS);
+    this.socket.unref();
+    this.released(this);
   }
 
   /** Close it (and fail what is under way). */

@@ -61,6 +61,21 @@ export class SocketHttpClient implements HttpClient {
     }
   }
 
+  /**
+   * Open one connection to the origin now, so that TCP and TLS (a round trip or two to a remote
+   * gateway) overlap what comes before the first request: reading the token from the keychain,
+   * the IDE's first message. Nothing is sent on it; it is used like any idle one (or closes
+   * itself after the idle limit).
+   */
+  preconnect(url: URL): void {
+    if (this.closed || (url.protocol !== 'http:' && url.protocol !== 'https:')) return;
+    const pool = this.pool(url.origin);
+    if (pool.open.size > 0) return;
+    const conn = new Connection({ url, connectMs: this.timeouts.connectMs }, (c) => this.released(pool, c));
+    pool.open.add(conn);
+    conn.park();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const pool of this.pools.values()) {
@@ -109,7 +124,7 @@ export class SocketHttpClient implements HttpClient {
   private async connection(pool: OriginPool, url: URL, signal?: AbortSignal): Promise<{ conn: Connection; reused: boolean }> {
     for (;;) {
       const idle = await this.reusable(pool, signal);
-      if (idle) return { conn: idle, reused: true };
+      if (idle) return { conn: idle, reused: !idle.fresh };
       if (this.closed) throw new Error('the HTTP client is closed');
       if (pool.open.size < MAX_CONNECTIONS_PER_ORIGIN) break;
       await this.turn(pool, signal);
