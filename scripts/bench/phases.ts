@@ -100,30 +100,46 @@ export async function warmStart(ctx: PhaseContext): Promise<void> {
 }
 
 /**
- * One repetition of figures 1–4: node baseline, then for each mode (order alternating per rep) a
- * fresh connection (its connect time is the start figure), the echo workloads, the 1 MiB workloads.
+ * One repetition of figures 1–4: node baseline, then a fresh connection per mode (order alternating
+ * per rep; its connect time is the start figure), both open at once so that each figure's two runs
+ * follow each other: the echo workloads of both, then the 1 MiB workloads of both. (Run one mode
+ * after the other, a figure's direct and bridge runs were ~10 s of other work apart, and this
+ * machine's speed drifts by more than the targets' margins within that.)
  */
 export async function runMainRep(ctx: PhaseContext, rep: number, out: RawResults): Promise<void> {
   const { phases, counts } = ctx.opts;
   if (phases.has('start')) out.start.nodeMs.push(await nodeBaselineMs());
-  const order: Mode[] = rep % 2 === 0 ? ['direct', 'bridge'] : ['bridge', 'direct'];
+  const [first, second]: Mode[] = rep % 2 === 0 ? ['direct', 'bridge'] : ['bridge', 'direct'];
   const blob = blobText(counts.blobBytes);
-  for (const mode of order) {
+  if (ctx.deadline.expired) return;
+  await withConnection(ctx, first, `repetition ${rep + 1}`, async (a) => {
     if (ctx.deadline.expired) return;
-    await withConnection(ctx, mode, `repetition ${rep + 1}`, async (conn) => {
-      if (phases.has('start')) (mode === 'bridge' ? out.start.bridgeMs : out.start.directConnectMs).push(conn.connectMs);
+    await withConnection(ctx, second, `repetition ${rep + 1}`, async (b) => {
+      const both: [Mode, Connection][] = [
+        [first, a],
+        [second, b],
+      ];
+      for (const [mode, conn] of both) {
+        if (phases.has('start')) (mode === 'bridge' ? out.start.bridgeMs : out.start.directConnectMs).push(conn.connectMs);
+      }
       if (phases.has('echo')) {
-        const call = echoCall(conn.client, ECHO_TEXT, ECHO_TOOLS[ctx.gateway.kind]);
-        await warmUp(call, counts.echoWarmup, ctx.deadline);
-        out.echo[mode].push(await workload(ctx, conn, call, counts.echoSequential, counts.echoConcurrent));
+        for (const [mode, conn] of both) {
+          if (ctx.deadline.expired) return;
+          const call = echoCall(conn.client, ECHO_TEXT, ECHO_TOOLS[ctx.gateway.kind]);
+          await warmUp(call, counts.echoWarmup, ctx.deadline);
+          out.echo[mode].push(await workload(ctx, conn, call, counts.echoSequential, counts.echoConcurrent));
+        }
       }
       if (phases.has('blob')) {
-        const call = blobCall(conn.client, blob);
-        await warmUp(call, counts.blobWarmup, ctx.deadline);
-        out.blob[mode].push(await workload(ctx, conn, call, counts.blobSequential, counts.blobConcurrent));
+        for (const [mode, conn] of both) {
+          if (ctx.deadline.expired) return;
+          const call = blobCall(conn.client, blob);
+          await warmUp(call, counts.blobWarmup, ctx.deadline);
+          out.blob[mode].push(await workload(ctx, conn, call, counts.blobSequential, counts.blobConcurrent));
+        }
       }
     });
-  }
+  });
 }
 
 async function workload(ctx: PhaseContext, conn: Connection, call: Call, seqCount: number, concCount: number): Promise<WorkloadRep> {
