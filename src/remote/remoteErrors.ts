@@ -1,6 +1,7 @@
 import { RemoteUnavailableError } from '../errors.js';
 import { redactShapes, type Redactor } from '../log/redact.js';
 import { readText, type HttpResponse } from './httpClient.js';
+import { NOT_WRITTEN } from './retryPolicy.js';
 
 /** 401, or 403 with error="insufficient_scope" (step-up), are for the sign-in machinery. */
 export function isAuthChallenge(res: HttpResponse): boolean {
@@ -31,8 +32,11 @@ export function describeNetworkError(err: unknown, url: URL): RemoteUnavailableE
   if (e?.name === 'AbortError') return new RemoteUnavailableError('the request was abandoned (cancelled, or the bridge is shutting down)', { code: 'aborted', cause: err });
   const code = e?.code ?? 'ERROR';
   const reusedSocket = (err as { reusedSocket?: boolean })?.reusedSocket === true;
-  const hint = NETWORK_HINTS[code] ?? (e?.message ?? 'unknown error');
-  const out = new RemoteUnavailableError(`cannot reach the gateway at ${url.origin} (${code}): ${hint}`, {
+  // NOT_WRITTEN is for the retry policy; the user is told what happened (its cause's code and hint).
+  const cause = code === NOT_WRITTEN ? ((err as { cause?: { code?: string; message?: string } }).cause ?? e) : e;
+  const shown = cause?.code ?? code;
+  const hint = NETWORK_HINTS[shown] ?? (cause?.message ?? 'unknown error');
+  const out = new RemoteUnavailableError(`cannot reach the gateway at ${url.origin} (${shown}): ${hint}${code === NOT_WRITTEN ? ' (before the connection was up: the request was not sent)' : ''}`, {
     code: code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' ? 'unreachable' : 'network',
     cause: err,
   });

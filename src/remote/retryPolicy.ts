@@ -44,9 +44,8 @@ export function retryDelay(f: FailedAttempt): number | undefined {
     if (f.status === 502 || f.status === 504) return f.idempotent ? backoff : undefined;
     return undefined;
   }
-  // Never written: go again at once, on another connection, whatever the method.
-  if (f.errorCode === NOT_WRITTEN) return 0;
-  if (f.errorCode && NOT_SENT.has(f.errorCode)) return backoff;
+  // Never sent (no connection, or one that never came up): go again after the backoff, whatever the method.
+  if (f.errorCode === NOT_WRITTEN || (f.errorCode && NOT_SENT.has(f.errorCode))) return backoff;
   // One rule for everything else: the request may have reached the gateway (a reset on a reused
   // keep-alive socket too: the gateway may have run it before the reset), so only a method that is
   // safe to repeat goes again.

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
 import { DRAIN_LIMIT_BYTES, DRAIN_LIMIT_MS, type BodySource, type ChunkResult } from '../bodySource.js';
-import { NOT_WRITTEN } from '../retryPolicy.js';
+import { abortError, codedError, notWritten } from './failures.js';
 import { ResponseParser } from './responseParser.js';
 
 /**
@@ -76,6 +76,7 @@ export class Connection {
   private failure: Error | undefined;
   private timeouts: ExchangeTimeouts | undefined;
   private headersTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
   private abortCleanup: (() => void) | undefined;
 
@@ -96,10 +97,10 @@ export class Connection {
     this.socket = isHttps
       ? process.getBuiltinModule('node:tls').connect({ ...common, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'] })
       : net.connect(common);
-    const connectTimer = setTimeout(() => this.fail(codedError('ETIMEDOUT', `connect to ${url.host} timed out`)), target.connectMs);
+    this.startConnectTimer();
     this.socket.once(isHttps ? 'secureConnect' : 'connect', () => {
       this.connected = true;
-      clearTimeout(connectTimer);
+      clearTimeout(this.connectTimer);
       // tls.connect takes neither option from its arguments (node:https's agent sets them so too).
       if (isHttps) this.socket.setNoDelay(true).setKeepAlive(true, 15_000);
     });
@@ -110,13 +111,19 @@ export class Connection {
       else if (!this.parser) this.socket.destroy();
     });
     this.socket.on('close', () => {
-      clearTimeout(connectTimer);
+      clearTimeout(this.connectTimer);
       this.fail(codedError('ECONNRESET', `the connection to ${url.host} closed`));
     });
     this.socket.on('timeout', () => {
       if (this.idleSince !== undefined) this.socket.destroy();
       else this.fail(codedError('ETIMEDOUT', `response body from ${url.host} stalled`));
     });
+  }
+
+  /** The connect deadline, from now (again when a request takes a connection opened ahead: it gets its full budget). */
+  private startConnectTimer(): void {
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => this.fail(codedError('ETIMEDOUT', `connect to ${this.target.url.host} timed out`)), this.target.connectMs);
   }
 
   /** True while it can carry a new exchange. */
@@ -127,6 +134,7 @@ export class Connection {
   /** Send one request (its head and body, serialized) and resolve with the response head. */
   exchange(request: string, body: string | undefined, method: string, timeouts: ExchangeTimeouts, signal?: AbortSignal): Promise<ExchangeResult> {
     this.idleSince = undefined;
+    if (this.fresh && !this.connected) this.startConnectTimer();
     this.fresh = false;
     this.socket.ref();
     this.socket.setTimeout(0);
@@ -155,7 +163,7 @@ export class Connection {
     return result;
   }
 
-  /** Opened ahead of any request: idle in the pool from now on, as after an exchange (and not keeping the process alive). */
+  /** Opened ahead of any request: idle in the pool from now on, as after an exchange (once connected, it does not keep the process alive). */
   park(): void {
     this.idleSince = monotonicMs();
     this.socket.setTimeout(IDLE_CLOSE_MS);
@@ -223,8 +231,9 @@ export class Connection {
 
   private headArrived(status: number, headers: IncomingHttpHeaders): void {
     clearTimeout(this.headersTimer);
-    const keepAlive = /(?:^|[\s,])timeout\s*=\s*(\d{1,6})/i.exec(String(headers['keep-alive'] ?? ''));
-    this.serverIdleMs = keepAlive ? Number(keepAlive[1]) * 1000 : undefined;
+    // Keep-Alive: timeout=N (RFC 2068 §19.7.1.1, as servers send it); the smallest if there are several.
+    const timeouts = [...String(headers['keep-alive'] ?? '').matchAll(/(?:^|[\s,;])timeout\s*=\s*(\d{1,6})/gi)].map((m) => Number(m[1]) * 1000);
+    this.serverIdleMs = timeouts.length > 0 ? Math.min(...timeouts) : undefined;
     this.socket.setTimeout(this.timeouts!.bodyIdleMs);
     // A body that is already complete (204, HEAD, Content-Length: 0) frees the connection at once.
     this.holding = !this.parser!.bodyless;
@@ -375,32 +384,4 @@ export const IDLE_CLOSE_MS = 2_000;
 /** Monotonic milliseconds (process.hrtime: the global performance would load node:perf_hooks at start). */
 export function monotonicMs(): number {
   return Number(process.hrtime.bigint() / 1_000_000n);
-}
-
-export function codedError(code: string, message: string): Error & { code: string } {
-  const e = new Error(message) as Error & { code: string };
-  e.code = code;
-  return e;
-}
-
-/** Failures of a connection that is not up yet which say nothing more than "it did not get through". */
-const NOT_UP_CODES = new Set(['ETIMEDOUT', 'ECONNRESET', 'EPIPE']);
-
-/**
- * A connect or TLS handshake that timed out or was reset: the request cannot have reached the
- * gateway, so it is marked NOT_WRITTEN and goes again even when it is a tools/call. Every other
- * code is kept: refused or unreachable already say "not sent", and a certificate error must keep
- * its code (its hint, and no retry).
- */
-function notWritten(err: Error): Error {
-  const code = (err as { code?: string }).code;
-  if (err.name === 'AbortError' || !code || !NOT_UP_CODES.has(code)) return err;
-  return codedError(NOT_WRITTEN, `${err.message} (before the connection was up: the request was not sent)`);
-}
-
-function abortError(reason: unknown): Error {
-  if (reason instanceof Error && reason.name === 'AbortError') return reason;
-  const e = new Error('the request was aborted', { cause: reason });
-  e.name = 'AbortError';
-  return e;
 }

@@ -122,12 +122,15 @@ export class SocketHttpClient implements HttpClient {
 
   /** An idle connection fit for the request, else a new one once fewer than the limit are open to the origin. */
   private async connection(pool: OriginPool, url: URL, signal?: AbortSignal): Promise<{ conn: Connection; reused: boolean }> {
+    let waited = false;
     for (;;) {
       const idle = await this.reusable(pool, signal);
       if (idle) return { conn: idle, reused: !idle.fresh };
       if (this.closed) throw new Error('the HTTP client is closed');
       if (pool.open.size < MAX_CONNECTIONS_PER_ORIGIN) break;
-      await this.turn(pool, signal);
+      // Woken but beaten to it: it waits again at the front, not behind requests that came later.
+      await this.turn(pool, signal, waited);
+      waited = true;
     }
     const conn = new Connection({ url, connectMs: this.timeouts.connectMs }, (c) => this.released(pool, c));
     pool.open.add(conn);
@@ -135,7 +138,7 @@ export class SocketHttpClient implements HttpClient {
   }
 
   /** Wait until a connection of the origin is free or closed; an abort ends the wait (and passes a wake-up on). */
-  private turn(pool: OriginPool, signal?: AbortSignal): Promise<void> {
+  private turn(pool: OriginPool, signal: AbortSignal | undefined, front: boolean): Promise<void> {
     signal?.throwIfAborted();
     return new Promise<void>((resolve, reject) => {
       const wake = (): void => {
@@ -154,7 +157,8 @@ export class SocketHttpClient implements HttpClient {
         if (at !== -1) pool.waiting.splice(at, 1);
         reject(signal!.reason);
       };
-      pool.waiting.push(wake);
+      if (front) pool.waiting.unshift(wake);
+      else pool.waiting.push(wake);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
