@@ -1,7 +1,7 @@
 import { RemoteUnavailableError } from '../errors.js';
 import type { JsonRpcId, JsonRpcMessage } from '../relay/jsonRpc.js';
 import { prepareMessage } from '../relay/jsonEnvelope.js';
-import { discard, type HttpResponse } from './httpClient.js';
+import type { HttpResponse } from './httpClient.js';
 import { MessageTooLargeError, type MessageLimits } from './messageLimits.js';
 import { describeNetworkError } from './remoteErrors.js';
 import type { TransportContext } from './remoteTransport.js';
@@ -63,7 +63,7 @@ export async function readAnswerStream(first: HttpResponse, o: AnswerStreamOptio
     await ctx.sleep(state.retryMs ?? DEFAULT_RETRY_MS, signal);
     res = await o.resume(state.lastEventId);
     if (res.status !== 200) {
-      discard(res.body);
+      res.body.discard();
       throw new RemoteUnavailableError(`the gateway refused to resume the response stream (HTTP ${res.status})`, {
         code: 'stream_closed',
         status: res.status,

@@ -54,8 +54,3 @@ export async function readBytes(body: BodySource, limitBytes = MAX_WHOLE_MESSAGE
 export async function readText(body: BodySource, limitBytes = MAX_WHOLE_MESSAGE_BYTES): Promise<string> {
   return (await readBytes(body, limitBytes)).toString('utf8');
 }
-
-/** Throw a body away (drained within bounds, so the keep-alive connection can be reused). */
-export function discard(body: BodySource): void {
-  body.discard();
-}

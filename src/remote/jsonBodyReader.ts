@@ -53,9 +53,8 @@ export async function readJsonBody(body: BodySource, opts: JsonBodyOptions): Pro
     if (size > limits.maxWholeMessageBytes) throw new MessageTooLargeError('a message', limits.maxWholeMessageBytes);
   };
   try {
-    await body.forEach(onChunk);
+    await body.forEach(onChunk); // a failure destroys the body (BodySource.forEach)
   } catch (err) {
-    body.destroy();
     if (streamed) await streamed.abort();
     throw err;
   }

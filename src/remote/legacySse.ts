@@ -1,7 +1,7 @@
 import { RemoteUnavailableError } from '../errors.js';
 import type { JsonRpcId, JsonRpcMessage } from '../relay/jsonRpc.js';
 import { prepareMessage } from '../relay/jsonEnvelope.js';
-import { discard, type HttpResponse } from './httpClient.js';
+import type { HttpResponse } from './httpClient.js';
 import { requestFollowingRedirects, type RedirectedResponse } from './redirects.js';
 import { challengeOf } from './remoteAuth.js';
 import { describeNetworkError, httpStatusError, isAuthChallenge } from './remoteErrors.js';
@@ -88,7 +88,7 @@ export class LegacySseTransport implements RemoteTransport {
     for (;;) {
       res = await this.exchange('GET', this.ctx.url);
       if (isAuthChallenge(res) && this.ctx.auth && res.finalUrl.origin === this.ctx.url.origin) {
-        discard(res.body);
+        res.body.discard();
         await this.ctx.auth.handleChallenge(challengeOf(res), ++authAttempt, this.abort.signal);
         continue;
       }
@@ -162,12 +162,12 @@ export class LegacySseTransport implements RemoteTransport {
       if (!url) throw new RemoteUnavailableError('the SSE stream from the gateway is closed', { code: 'stream_closed' });
       const res = await this.exchange('POST', url, raw);
       if (isAuthChallenge(res) && this.ctx.auth && res.finalUrl.origin === this.ctx.url.origin) {
-        discard(res.body);
+        res.body.discard();
         await this.ctx.auth.handleChallenge(challengeOf(res), ++authAttempt, this.abort.signal);
         continue;
       }
       if (res.status < 200 || res.status >= 300) throw await httpStatusError(res, url, this.ctx.log.redactor);
-      discard(res.body);
+      res.body.discard();
       return;
     }
   }

@@ -1,4 +1,4 @@
-import { discard, type HttpClient, type HttpRequest, type HttpResponse } from './httpClient.js';
+import type { HttpClient, HttpRequest, HttpResponse } from './httpClient.js';
 
 const MAX_REDIRECTS = 3;
 
@@ -23,7 +23,7 @@ export async function requestFollowingRedirects(
     if ((res.status !== 307 && res.status !== 308) || !location || hop >= MAX_REDIRECTS) {
       return { ...res, finalUrl: current.url };
     }
-    discard(res.body);
+    res.body.discard();
     const next = new URL(location, current.url);
     // Never to another scheme, and never from https down to plain http (the body is the IDE's data).
     if (next.protocol !== 'https:' && next.protocol !== 'http:') return { ...res, finalUrl: current.url };

@@ -8,8 +8,8 @@ const MAX_BACKOFF_MS = 5_000;
 
 /**
  * Failures where the request cannot have reached the gateway: no connection, or (NOT_WRITTEN) a
- * connection that failed before it was up (a connect or TLS handshake that timed out or was
- * reset). A kept-alive connection found closing or idle too long is never used (SocketHttpClient).
+ * connection reset before it was up (TCP or the TLS handshake; see http1/failures.ts). A kept-alive
+ * connection found closing or idle too long is never used (SocketHttpClient).
  */
 export const NOT_WRITTEN = 'KB_NOT_WRITTEN';
 const NOT_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);

@@ -1,7 +1,7 @@
 import type { KeybridgeError } from '../errors.js';
 import type { JsonRpcMessage } from '../relay/jsonRpc.js';
 import { prepareMessage } from '../relay/jsonEnvelope.js';
-import { discard, type HttpResponse } from './httpClient.js';
+import type { HttpResponse } from './httpClient.js';
 import { DEFAULT_RETRY_MS } from './answerStream.js';
 import type { MessageLimits } from './messageLimits.js';
 import type { TransportContext } from './remoteTransport.js';
@@ -99,13 +99,13 @@ export class ServerStream {
         continue;
       }
       if (res.status === 405 || (res.status === 404 && !sessionAtStart)) {
-        discard(res.body); // the server offers no GET stream: fine
+        res.body.discard(); // the server offers no GET stream: fine
         return;
       }
       if (res.status === 404 && sessionAtStart === this.acceptedSession && s.canReinitialize) {
         // The session this stream was open on expired (e.g. the gateway restarted): re-create it
         // now rather than at the IDE's next request, so server-initiated messages keep arriving.
-        discard(res.body);
+        res.body.discard();
         this.acceptedSession = undefined;
         try {
           if (s.sessionId === sessionAtStart) await s.reinitialize();
@@ -117,16 +117,16 @@ export class ServerStream {
         continue;
       }
       if (res.status === 404 && s.sessionId !== sessionAtStart) {
-        discard(res.body); // a request re-created the session meanwhile: open the stream on the new one
+        res.body.discard(); // a request re-created the session meanwhile: open the stream on the new one
         continue;
       }
       if (res.status === 404 || res.status === 401 || res.status === 403) {
         // Session gone or token refused: the next POST re-initializes / signs in and restarts the stream.
-        discard(res.body);
+        res.body.discard();
         return;
       }
       if (res.status !== 200) {
-        discard(res.body);
+        res.body.discard();
         failures++;
         await this.backoff(failures, state);
         continue;

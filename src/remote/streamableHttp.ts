@@ -4,7 +4,7 @@ import type { JsonRpcId, JsonRpcMessage } from '../relay/jsonRpc.js';
 import type { Envelope } from '../relay/envelopeScanner.js';
 import { prepareMessage, SMALL_MESSAGE_BYTES } from '../relay/jsonEnvelope.js';
 import { StreamedMessage } from '../relay/streamedMessage.js';
-import { discard, readBytes, type HttpResponse } from './httpClient.js';
+import { readBytes, type HttpResponse } from './httpClient.js';
 import { requestFollowingRedirects, type RedirectedResponse } from './redirects.js';
 import { challengeOf, type RequestTarget } from './remoteAuth.js';
 import type { Outgoing, RemoteTransport, TransportContext } from './remoteTransport.js';
@@ -158,7 +158,7 @@ export class StreamableHttpTransport implements RemoteTransport {
           headers: await this.headers('DELETE', undefined, signal),
           signal,
         });
-        discard(res.body);
+        res.body.discard();
         this.ctx.log.debug(`session ${redactId(sessionId)} ended (DELETE ${res.status})`);
       } catch (err) {
         this.ctx.log.debug(`DELETE of the session failed: ${(err as Error).message}`);
@@ -206,14 +206,14 @@ export class StreamableHttpTransport implements RemoteTransport {
           random: this.ctx.random(),
         });
         if (delay !== undefined) {
-          discard(res.body);
+          res.body.discard();
           this.ctx.log.info(`the gateway answered HTTP ${res.status}; retrying in ${Math.round(delay)} ms`);
           await this.ctx.sleep(delay, signal);
           continue;
         }
       }
       if (isAuthChallenge(res) && this.ctx.auth && res.finalUrl.origin === this.ctx.url.origin) {
-        discard(res.body);
+        res.body.discard();
         authAttempt++;
         await this.ctx.auth.handleChallenge(
           challengeOf(res),
@@ -225,7 +225,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       if (res.status === 404 && sentSession && opts.allowReinit && sessionRetries < MAX_SESSION_RETRIES) {
         // Spec: a 404 for a request carrying a session id means the session expired; start a new
         // one — unless a concurrent request (or the GET stream) already did: then just re-send.
-        discard(res.body);
+        res.body.discard();
         sessionRetries++;
         if (this.sessionId === sentSession) await this.reinitialize();
         continue;
@@ -249,7 +249,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       const sid = headerValue(res.headers['mcp-session-id']);
       if (sid && !this.sessionId) this.sessionId = sid;
       if (requestId === undefined || res.status === 202) {
-        discard(res.body);
+        res.body.discard();
         if (requestId !== undefined) {
           throw new RemoteUnavailableError(`the gateway accepted request ${JSON.stringify(requestId)} but sent no answer`, {
             code: 'no_response',

@@ -4,7 +4,7 @@ import type { Envelope } from '../../relay/envelopeScanner.js';
 import type { JsonRpcId, JsonRpcMessage } from '../../relay/jsonRpc.js';
 import { prepareMessage, SMALL_MESSAGE_BYTES, type PreparedMessage } from '../../relay/jsonEnvelope.js';
 import type { MessageLease } from '../../relay/stdoutWriter.js';
-import { discard, readBytes } from '../httpClient.js';
+import { readBytes } from '../httpClient.js';
 import { readJsonBody } from '../jsonBodyReader.js';
 import { messageLimits } from '../messageLimits.js';
 import { requestFollowingRedirects, type RedirectedResponse } from '../redirects.js';
@@ -92,14 +92,14 @@ export async function postModern(ctx: TransportContext, post: ModernPost, shutdo
         random: ctx.random(),
       });
       if (delay !== undefined) {
-        discard(res.body);
+        res.body.discard();
         ctx.log.info(`the gateway answered HTTP ${res.status}; retrying in ${Math.round(delay)} ms`);
         await ctx.sleep(delay, signal);
         continue;
       }
     }
     if (isAuthChallenge(res) && ctx.auth && res.finalUrl.origin === ctx.url.origin) {
-      discard(res.body);
+      res.body.discard();
       await ctx.auth.handleChallenge(challengeOf(res), ++authAttempt, shutdown);
       continue;
     }
@@ -135,7 +135,7 @@ export async function readModernAnswer(
     throw await httpStatusError({ ...res, body: bytesBody(body) }, ctx.url, ctx.log.redactor);
   }
   if (res.status === 202) {
-    discard(res.body);
+    res.body.discard();
     throw new RemoteUnavailableError(`the gateway accepted request ${JSON.stringify(requestId)} but sent no answer`, { code: 'no_response' });
   }
   const type = first(res.headers['content-type']) ?? '';

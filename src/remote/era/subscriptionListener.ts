@@ -1,6 +1,5 @@
 import type { JsonRpcMessage } from '../../relay/jsonRpc.js';
 import { prepareMessage } from '../../relay/jsonEnvelope.js';
-import { discard } from '../httpClient.js';
 import type { TransportContext } from '../remoteTransport.js';
 import { consumeSse } from '../sseStream.js';
 import { postModern, type ModernPost } from './modernExchange.js';
@@ -65,13 +64,13 @@ export class SubscriptionListener {
       try {
         const res = await postModern(this.ctx, { ...this.postFor(id, filter), signal: mine.signal }, this.shutdown);
         if (res.status >= 400 && res.status < 500) {
-          discard(res.body);
+          res.body.discard();
           if (++refusals >= MAX_REFUSALS) {
             this.ctx.log.info(`the gateway refused subscriptions/listen (HTTP ${res.status}); list changes will not be pushed`);
             return;
           }
         } else if (res.status !== 200) {
-          discard(res.body);
+          res.body.discard();
         } else {
           refusals = 0;
           await consumeSse(res.body, {}, async (ev) => {

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
 import { DRAIN_LIMIT_BYTES, DRAIN_LIMIT_MS, type BodySource, type ChunkResult } from '../bodySource.js';
+import type { HttpResponse } from '../httpClient.js';
 import { abortError, codedError, notWritten } from './failures.js';
 import { ResponseParser } from './responseParser.js';
 
@@ -18,16 +19,14 @@ export interface ConnectionTarget {
   connectMs: number;
 }
 
-export interface ExchangeTimeouts {
+/** One request on this connection: its serialized head and body, and its deadlines. */
+export interface Exchange {
+  head: string;
+  body: string | undefined;
+  method: string;
   headersMs: number;
   bodyIdleMs: number;
-}
-
-/** The head of a response, and its body, read from this connection. */
-export interface ExchangeResult {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: BodySource;
+  signal?: AbortSignal;
 }
 
 /** Told when the connection is free for another exchange, or closed (then it is not `usable`). */
@@ -57,7 +56,7 @@ export class Connection {
   private readBuffer: Buffer;
   private parser: ResponseParser | undefined;
   private current: ExchangeRecord | undefined;
-  private headWaiter: { resolve: (r: ExchangeResult) => void; reject: (e: Error) => void } | undefined;
+  private headWaiter: { resolve: (r: HttpResponse) => void; reject: (e: Error) => void } | undefined;
   private consumer: ((chunk: Buffer) => ChunkResult) | undefined;
   private bodyWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
   /** The head was handed over; the body waits for forEach or discard. */
@@ -74,7 +73,8 @@ export class Connection {
   /** TCP (and TLS) are up: before that, no byte of a request can have reached the server. */
   private connected = false;
   private failure: Error | undefined;
-  private timeouts: ExchangeTimeouts | undefined;
+  /** The current exchange's body idle deadline. */
+  private bodyIdleMs = 0;
   private headersTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
@@ -131,18 +131,19 @@ export class Connection {
     return this.failure === undefined && !this.socket.destroyed && this.socket.writable && !this.eof && this.parser === undefined;
   }
 
-  /** Send one request (its head and body, serialized) and resolve with the response head. */
-  exchange(request: string, body: string | undefined, method: string, timeouts: ExchangeTimeouts, signal?: AbortSignal): Promise<ExchangeResult> {
+  /** Send one request and resolve with the response head (its body to be read from it). */
+  exchange(x: Exchange): Promise<HttpResponse> {
+    const { signal } = x;
     this.idleSince = undefined;
     if (this.fresh && !this.connected) this.startConnectTimer();
     this.fresh = false;
     this.socket.ref();
     this.socket.setTimeout(0);
-    this.timeouts = timeouts;
+    this.bodyIdleMs = x.bodyIdleMs;
     if (this.failure) return Promise.reject(this.failure);
-    this.parser = new ResponseParser({ method });
+    this.parser = new ResponseParser({ method: x.method });
     this.current = { done: false };
-    const result = new Promise<ExchangeResult>((resolve, reject) => {
+    const result = new Promise<HttpResponse>((resolve, reject) => {
       this.headWaiter = { resolve, reject };
     });
     if (signal?.aborted) {
@@ -154,16 +155,19 @@ export class Connection {
       signal.addEventListener('abort', onAbort, { once: true });
       this.abortCleanup = () => signal.removeEventListener('abort', onAbort);
     }
-    this.headersTimer = setTimeout(() => this.fail(codedError('ETIMEDOUT', `no response from ${this.target.url.host} within ${timeouts.headersMs} ms`)), timeouts.headersMs);
+    this.headersTimer = setTimeout(() => this.fail(codedError('ETIMEDOUT', `no response from ${this.target.url.host} within ${x.headersMs} ms`)), x.headersMs);
     this.socket.cork();
-    this.socket.write(request, 'latin1');
-    if (body !== undefined) this.socket.write(body, 'utf8');
+    this.socket.write(x.head, 'latin1');
+    if (x.body !== undefined) this.socket.write(x.body, 'utf8');
     this.socket.uncork();
     this.socket.resume();
     return result;
   }
 
-  /** Opened ahead of any request: idle in the pool from now on, as after an exchange (once connected, it does not keep the process alive). */
+  /**
+   * Idle in the pool from now on: opened ahead of any request (preconnect), or after an exchange.
+   * Once connected, it does not keep the process alive; it closes itself after IDLE_CLOSE_MS.
+   */
   park(): void {
     this.idleSince = monotonicMs();
     this.socket.setTimeout(IDLE_CLOSE_MS);
@@ -234,7 +238,7 @@ export class Connection {
     // Keep-Alive: timeout=N (RFC 2068 §19.7.1.1, as servers send it); the smallest if there are several.
     const timeouts = [...String(headers['keep-alive'] ?? '').matchAll(/(?:^|[\s,;])timeout\s*=\s*(\d{1,6})/gi)].map((m) => Number(m[1]) * 1000);
     this.serverIdleMs = timeouts.length > 0 ? Math.min(...timeouts) : undefined;
-    this.socket.setTimeout(this.timeouts!.bodyIdleMs);
+    this.socket.setTimeout(this.bodyIdleMs);
     // A body that is already complete (204, HEAD, Content-Length: 0) frees the connection at once.
     this.holding = !this.parser!.bodyless;
     const waiter = this.headWaiter;
@@ -330,14 +334,8 @@ export class Connection {
     const waiter = this.bodyWaiter;
     this.bodyWaiter = undefined;
     waiter?.resolve();
-    if (!reusable) {
-      this.socket.destroy();
-      return;
-    }
-    this.idleSince = monotonicMs();
-    this.socket.setTimeout(IDLE_CLOSE_MS);
-    this.socket.unref();
-    this.released(this);
+    if (reusable) this.park();
+    else this.socket.destroy();
   }
 
   private finishExchange(failure?: Error): void {
@@ -355,7 +353,6 @@ export class Connection {
     this.stash = [];
     this.holding = false;
     this.blocked = false;
-    this.timeouts = undefined;
   }
 
   private fail(failure: Error): void {

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { codedError } from './failures.js';
 
 /**
  * HTTP/1.1 responses read from a socket's bytes (RFC 9112), one step at a time: the head, then the
@@ -43,7 +44,8 @@ const MAX_CHUNK_SIZE_DIGITS = 13;
 
 const LF = 0x0a;
 const CR = 0x0d;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A token (RFC 9110 §5.6.2): a field name, a method. */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field value characters: HTAB, SP, VCHAR and obs-text (RFC 9110 §5.5); no other control character. */
 const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
@@ -87,12 +89,7 @@ export class ResponseParser {
     this.at = 0;
   }
 
-  /** True once the response ended; bytes after it (`leftover`) mean the connection cannot be reused. */
-  get done(): boolean {
-    return this.state === State.Done;
-  }
-
-  /** Bytes fed but not part of this response (only meaningful once done). */
+  /** Bytes fed but not part of this response (only meaningful once it ended): the connection cannot be reused then. */
   get leftover(): number {
     return this.chunk.length - this.at;
   }
@@ -168,9 +165,7 @@ export class ResponseParser {
   closed(): ParseStep | undefined {
     if (this.state === State.UntilClose) return this.finish();
     if (this.state === State.Done) return undefined;
-    const e = new Error('the gateway closed the connection before its response was complete') as Error & { code: string };
-    e.code = 'ECONNRESET';
-    throw e;
+    throw codedError('ECONNRESET', 'the gateway closed the connection before its response was complete');
   }
 
   private finish(): ParseStep {

@@ -1,11 +1,12 @@
 import { DEFAULT_TIMEOUTS, type HttpClient, type HttpRequest, type HttpResponse, type HttpTimeouts } from '../httpClient.js';
 import { Connection, IDLE_CLOSE_MS, monotonicMs } from './connection.js';
+import { codedError } from './failures.js';
+import { TOKEN } from './responseParser.js';
 
 /** Connections open at once to one origin; further requests wait for one to be free. */
 const MAX_CONNECTIONS_PER_ORIGIN = 64;
 /** A kept-alive connection idle for longer is not handed a request (it closes itself at IDLE_CLOSE_MS). */
 const REUSE_IDLE_LIMIT_MS = IDLE_CLOSE_MS - 250;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /**
  * A field value may hold HTAB, SP, VCHAR and obs-text (RFC 9110 §5.5) and nothing else: the head
  * is written as latin1, where a character past U+00FF would lose its high byte (U+010D, U+010A
@@ -46,14 +47,12 @@ export class SocketHttpClient implements HttpClient {
 
   async request(req: HttpRequest): Promise<HttpResponse> {
     const { url } = req;
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`unsupported protocol ${url.protocol}`);
+    if (!isHttp(url)) throw new TypeError(`unsupported protocol ${url.protocol}`);
     const head = requestHead(req);
-    const pool = this.pool(url.origin);
-    const taken = await this.connection(pool, url, req.signal);
-    const { conn, reused } = taken;
+    const { conn, reused } = await this.connection(this.pool(url.origin), url, req.signal);
     try {
-      const res = await conn.exchange(head, req.body, req.method, { headersMs: this.timeouts.headersMs, bodyIdleMs: this.timeouts.bodyIdleMs }, req.signal);
-      return { status: res.status, headers: res.headers, body: res.body };
+      const { headersMs, bodyIdleMs } = this.timeouts;
+      return await conn.exchange({ head, body: req.body, method: req.method, headersMs, bodyIdleMs, signal: req.signal });
     } catch (err) {
       // Tells the retry policy that a kept-alive connection failed under us (informational).
       if (reused && err instanceof Error) (err as Error & { reusedSocket?: boolean }).reusedSocket = true;
@@ -68,7 +67,7 @@ export class SocketHttpClient implements HttpClient {
    * itself after the idle limit).
    */
   preconnect(url: URL): void {
-    if (this.closed || (url.protocol !== 'http:' && url.protocol !== 'https:')) return;
+    if (this.closed || !isHttp(url)) return;
     const pool = this.pool(url.origin);
     if (pool.open.size > 0) return;
     const conn = new Connection({ url, connectMs: this.timeouts.connectMs }, (c) => this.released(pool, c));
@@ -178,7 +177,11 @@ export class SocketHttpClient implements HttpClient {
   }
 }
 
-/** The request line and fields, checked: a CR, LF or NUL in a field is refused, not sent (response splitting). */
+function isHttp(url: URL): boolean {
+  return url.protocol === 'http:' || url.protocol === 'https:';
+}
+
+/** The request line and fields, checked: a method or name that is not a token, or a value with a character BAD_FIELD_VALUE refuses, is not sent. */
 function requestHead(req: HttpRequest): string {
   const { url } = req;
   if (!TOKEN.test(req.method)) throw invalidHeader(`invalid method "${req.method}"`);
@@ -196,8 +199,6 @@ function requestHead(req: HttpRequest): string {
   return `${req.method} ${target} HTTP/1.1\r\nHost: ${host}\r\n${fields}\r\n`;
 }
 
-function invalidHeader(message: string): TypeError & { code: string } {
-  const e = new TypeError(message) as TypeError & { code: string };
-  e.code = 'ERR_INVALID_CHAR';
-  return e;
+function invalidHeader(message: string): Error {
+  return codedError('ERR_INVALID_CHAR', message);
 }
