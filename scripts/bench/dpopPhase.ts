@@ -9,9 +9,11 @@ import type { StoredSession } from '../../src/auth/tokenSet.js';
 import { SCRIPTED_BROWSER_ENV } from '../lab/scriptedBrowserEnv.js';
 import { runCli } from './cliProcess.js';
 import { startGatewayProcess } from './gatewayProcess.js';
-import { withConnection, type PhaseContext } from './phases.js';
+import { withPair, type PhaseContext } from './phases.js';
 import { percentile } from './stats.js';
-import { echoCall, sequential, warmUp } from './workloads.js';
+import type { Deadline } from './deadline.js';
+import { readCpuMs } from './procStatus.js';
+import { echoCall, interleaved, sequential, warmUp } from './workloads.js';
 
 const SCRIPTED_BROWSER = fileURLToPath(new URL('../lab/scriptedBrowser.js', import.meta.url));
 const LOGIN_TIMEOUT_MS = 60_000;
@@ -19,6 +21,8 @@ const ECHO_TEXT = 'hello with a bound token';
 /** Samples per repetition of the in-process figure, each the mean of a batch (finer than the clock). */
 const SAMPLES_PER_REP = 400;
 const CALLS_PER_SAMPLE = 20;
+/** Sequential calls per side over which CPU per call is read. */
+const CPU_CALLS = 300;
 
 /** DPoP against Bearer on the same lab: the gateway takes both, so only the binding differs. */
 export interface DpopResults {
@@ -29,18 +33,21 @@ export interface DpopResults {
   /** In the bench process: the auth headers of one request, Bearer vs DPoP (the bridge's own code), p50 µs. */
   bearerHeadersUs: number[];
   dpopHeadersUs: number[];
+  /** CPU per call, µs, of each bridge and of the gateway while it serves that bridge alone (where the difference goes). */
+  cpuUs: Record<'bearer' | 'dpop', { bridge: number[]; gateway: number[] }>;
   /** What `status --json` said about each profile (proves each bridge used the binding it claims). */
   bindings: { bearer?: string; dpop?: string };
 }
 
 /**
  * The lab in its 'dpop' mode (a gateway that checks every proof with jose), two sign-ins as a user
- * would (`login --no-dpop` and `login`), then alternating bridges timed on sequential echo calls.
+ * would (`login --no-dpop` and `login`), then both bridges open at once, timed on echo calls that go
+ * to the two in turn.
  * The difference is the whole cost of DPoP per call: the bridge's proof and the gateway's check.
  * The bridge's part alone is measured in-process with the same module the bridge uses.
  */
 export async function runDpopPhase(base: Omit<PhaseContext, 'gateway'>): Promise<DpopResults> {
-  const out: DpopResults = { bearerP50Ms: [], dpopP50Ms: [], bearerHeadersUs: [], dpopHeadersUs: [], bindings: {} };
+  const out: DpopResults = { bearerP50Ms: [], dpopP50Ms: [], bearerHeadersUs: [], dpopHeadersUs: [], cpuUs: { bearer: { bridge: [], gateway: [] }, dpop: { bridge: [], gateway: [] } }, bindings: {} };
   const gateway = await startGatewayProcess({ auth: { mode: 'oauth', dpop: true }, startTimeoutMs: 60_000 });
   const root = await mkdtemp(path.join(tmpdir(), 'kb-bench-dpop-'));
   try {
@@ -66,15 +73,19 @@ export async function runDpopPhase(base: Omit<PhaseContext, 'gateway'>): Promise
     const { counts } = base.opts;
     for (let rep = 0; rep < base.opts.reps && !base.deadline.expired; rep++) {
       base.progress(`dpop vs bearer repetition ${rep + 1}/${base.opts.reps}`);
-      const order = rep % 2 === 0 ? (['bearer', 'dpop'] as const) : (['dpop', 'bearer'] as const);
-      for (const kind of order) {
-        await withConnection(contexts[kind], 'bridge', `${kind} repetition ${rep + 1}`, async (conn) => {
-          const call = echoCall(conn.client, ECHO_TEXT);
-          await warmUp(call, counts.echoWarmup, base.deadline);
-          const seq = await sequential(call, counts.tokenEchoSequential, base.deadline);
-          (kind === 'dpop' ? out.dpopP50Ms : out.bearerP50Ms).push(percentile(seq.latenciesMs, 0.5));
-        });
-      }
+      const [first, second] = rep % 2 === 0 ? (['bearer', 'dpop'] as const) : (['dpop', 'bearer'] as const);
+      await withPair({ ctx: contexts[first], mode: 'bridge' }, { ctx: contexts[second], mode: 'bridge' }, `dpop vs bearer repetition ${rep + 1}`, async (a, b) => {
+        const calls = [a, b].map((conn) => echoCall(conn.client, ECHO_TEXT));
+        for (const call of calls) await warmUp(call, counts.echoWarmup, base.deadline);
+        const [sa, sb] = await interleaved(calls[0]!, calls[1]!, counts.tokenEchoSequential, base.deadline);
+        (first === 'dpop' ? out.dpopP50Ms : out.bearerP50Ms).push(percentile(sa.latenciesMs, 0.5));
+        (second === 'dpop' ? out.dpopP50Ms : out.bearerP50Ms).push(percentile(sb.latenciesMs, 0.5));
+        for (const [kind, conn, call] of [[first, a, calls[0]!], [second, b, calls[1]!]] as const) {
+          const cpu = await cpuPerCallUs(conn.pid!, gateway.pid, call, CPU_CALLS, base.deadline);
+          out.cpuUs[kind].bridge.push(cpu.bridge);
+          out.cpuUs[kind].gateway.push(cpu.gateway);
+        }
+      });
       const headers = await headersCost();
       out.bearerHeadersUs.push(headers.bearer);
       out.dpopHeadersUs.push(headers.dpop);
@@ -84,6 +95,15 @@ export async function runDpopPhase(base: Omit<PhaseContext, 'gateway'>): Promise
     await rm(root, { recursive: true, force: true });
   }
   return out;
+}
+
+/** CPU time per call, µs, of the bridge and the gateway over `count` sequential calls on one connection. */
+async function cpuPerCallUs(bridgePid: number, gatewayPid: number, call: () => Promise<void>, count: number, deadline: Deadline): Promise<{ bridge: number; gateway: number }> {
+  const before = [await readCpuMs(bridgePid), await readCpuMs(gatewayPid)];
+  const seq = await sequential(call, count, deadline);
+  const after = [await readCpuMs(bridgePid), await readCpuMs(gatewayPid)];
+  const n = seq.latenciesMs.length;
+  return { bridge: ((after[0]! - before[0]!) * 1000) / n, gateway: ((after[1]! - before[1]!) * 1000) / n };
 }
 
 /** p50 µs of one request's auth headers, as the bridge computes them, for a Bearer and a DPoP-bound session. */

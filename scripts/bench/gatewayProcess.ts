@@ -36,6 +36,11 @@ const CHILDREN: Record<GatewayKind, string> = {
   example: fileURLToPath(new URL('./exampleGatewayChild.js', import.meta.url)),
 };
 
+/** Node flags for the gateway children from BENCH_GATEWAY_NODE_ARGS (e.g. --cpu-prof: a profile is written when the gateway ends on stdin EOF). */
+function gatewayNodeArgs(): string[] {
+  return (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+}
+
 /** Start a gateway in its own process (its stdout to /dev/null) and wait until it listens. */
 export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<GatewayProcess> {
   const kind = opts.kind ?? 'lab';
@@ -45,7 +50,7 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
   if (auth.mode === 'static') env.LAB_TOKEN = auth.token;
   // The gateways keep every response of a session in an event store until the session ends;
   // a roomy heap keeps a long 1 MiB burst from turning into GC thrash on the server side.
-  const child = spawn(process.execPath, ['--max-old-space-size=4096', CHILDREN[kind], ...(kind === 'lab' ? [auth.mode === 'oauth' && auth.dpop ? 'oauth-dpop' : auth.mode] : [])], {
+  const child = spawn(process.execPath, ['--max-old-space-size=4096', ...gatewayNodeArgs(), CHILDREN[kind], ...(kind === 'lab' ? [auth.mode === 'oauth' && auth.dpop ? 'oauth-dpop' : auth.mode] : [])], {
     stdio: ['pipe', 'ignore', 'inherit', 'pipe'],
     env,
   });

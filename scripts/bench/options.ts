@@ -76,6 +76,7 @@ export const USAGE = `usage: node dist/scripts/bench.js [--quick] [--reps N] [--
                    figures it could not complete are reported as missing
 environment:
   BENCH_BRIDGE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"  node flags for the bridge child
+  BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/gw"  node flags for the gateway children
   BENCH_BRIDGE_ARGS="--token-store memory"                       extra bridge flags (after the URL)
   BENCH_HOOK_ARGS="--deny-tool x"                                flags of the hook variant (default: a deny rule no call matches)`;
 

@@ -83,6 +83,19 @@ export async function withConnection(ctx: PhaseContext, mode: Mode, what: string
   }
 }
 
+/** Two connections open at once (`a` first), both always closed; failures are recorded as withConnection does. */
+export async function withPair(
+  a: { ctx: PhaseContext; mode: Mode },
+  b: { ctx: PhaseContext; mode: Mode },
+  what: string,
+  body: (ca: Connection, cb: Connection) => Promise<void>,
+): Promise<void> {
+  await withConnection(a.ctx, a.mode, what, async (ca) => {
+    if (a.ctx.deadline.expired) return;
+    await withConnection(b.ctx, b.mode, what, (cb) => body(ca, cb));
+  });
+}
+
 /** Wall time of spawning `node -e 0` until it exits: the floor for any Node CLI's start. */
 export async function nodeBaselineMs(): Promise<number> {
   const t0 = performance.now();
@@ -113,7 +126,10 @@ const WARM_BRIDGE_LIFE_MS = 2_500;
  * per rep; its connect time is the start figure), both open at once so that each figure's two runs
  * follow each other: the echo workloads of both, then the 1 MiB workloads of both. (Run one mode
  * after the other, a figure's direct and bridge runs were ~10 s of other work apart, and this
- * machine's speed drifts by more than the targets' margins within that.)
+ * machine's speed drifts by more than the targets' margins within that. Calls are not interleaved
+ * one by one here: the direct client leaves far more work behind it in this process (undici's
+ * garbage: ~0.8 ms of CPU per echo, ~6 ms per 1 MiB call) than the stdio client does, and the
+ * next call, the bridge's, would pay for it.)
  */
 export async function runMainRep(ctx: PhaseContext, rep: number, out: RawResults): Promise<void> {
   const { phases, counts } = ctx.opts;
@@ -121,33 +137,30 @@ export async function runMainRep(ctx: PhaseContext, rep: number, out: RawResults
   const [first, second]: Mode[] = rep % 2 === 0 ? ['direct', 'bridge'] : ['bridge', 'direct'];
   const blob = blobText(counts.blobBytes);
   if (ctx.deadline.expired) return;
-  await withConnection(ctx, first, `repetition ${rep + 1}`, async (a) => {
-    if (ctx.deadline.expired) return;
-    await withConnection(ctx, second, `repetition ${rep + 1}`, async (b) => {
-      const both: [Mode, Connection][] = [
-        [first, a],
-        [second, b],
-      ];
+  await withPair({ ctx, mode: first }, { ctx, mode: second }, `repetition ${rep + 1}`, async (a, b) => {
+    const both: [Mode, Connection][] = [
+      [first, a],
+      [second, b],
+    ];
+    for (const [mode, conn] of both) {
+      if (phases.has('start')) (mode === 'bridge' ? out.start.bridgeMs : out.start.directConnectMs).push(conn.connectMs);
+    }
+    if (phases.has('echo')) {
       for (const [mode, conn] of both) {
-        if (phases.has('start')) (mode === 'bridge' ? out.start.bridgeMs : out.start.directConnectMs).push(conn.connectMs);
+        if (ctx.deadline.expired) return;
+        const call = echoCall(conn.client, ECHO_TEXT, ECHO_TOOLS[ctx.gateway.kind]);
+        await warmUp(call, counts.echoWarmup, ctx.deadline);
+        out.echo[mode].push(await workload(ctx, conn, call, counts.echoSequential, counts.echoConcurrent));
       }
-      if (phases.has('echo')) {
-        for (const [mode, conn] of both) {
-          if (ctx.deadline.expired) return;
-          const call = echoCall(conn.client, ECHO_TEXT, ECHO_TOOLS[ctx.gateway.kind]);
-          await warmUp(call, counts.echoWarmup, ctx.deadline);
-          out.echo[mode].push(await workload(ctx, conn, call, counts.echoSequential, counts.echoConcurrent));
-        }
+    }
+    if (phases.has('blob')) {
+      for (const [mode, conn] of both) {
+        if (ctx.deadline.expired) return;
+        const call = blobCall(conn.client, blob);
+        await warmUp(call, counts.blobWarmup, ctx.deadline);
+        out.blob[mode].push(await workload(ctx, conn, call, counts.blobSequential, counts.blobConcurrent));
       }
-      if (phases.has('blob')) {
-        for (const [mode, conn] of both) {
-          if (ctx.deadline.expired) return;
-          const call = blobCall(conn.client, blob);
-          await warmUp(call, counts.blobWarmup, ctx.deadline);
-          out.blob[mode].push(await workload(ctx, conn, call, counts.blobSequential, counts.blobConcurrent));
-        }
-      }
-    });
+    }
   });
 }
 

@@ -130,6 +130,12 @@ export function buildSharedFigures(token?: TokenResults, authStart?: AuthStartRe
     h.directLabel = 'Bearer';
     h.note = `${signed(h.bridge! - h.direct!)} µs: ES256 proof with a cached key`;
     figs.push(h);
+    for (const side of ['bridge', 'gateway'] as const) {
+      const c = pair(`dpop_${side}_cpu_us`, `${side} CPU per echo call, DPoP vs Bearer`, 'µs', dpop.cpuUs.bearer[side], dpop.cpuUs.dpop[side]);
+      c.directLabel = 'Bearer';
+      c.note = `${signed(c.bridge! - c.direct!)} µs`;
+      figs.push(c);
+    }
   }
   return figs;
 }

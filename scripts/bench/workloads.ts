@@ -81,6 +81,30 @@ export async function sequential(call: Call, count: number, deadline: Deadline):
   return { latenciesMs, elapsedMs: performance.now() - start };
 }
 
+/**
+ * `count` calls on each of two connections, taking turns (a b, b a, a b, …: each pair's order flips,
+ * so neither side is always the one that runs right after the other), each timed. A figure's two
+ * sides then see the same machine: this one's speed drifts by more than the targets' margins within
+ * the seconds a run of one side alone takes. elapsedMs is the sum of a side's own latencies.
+ */
+export async function interleaved(a: Call, b: Call, count: number, deadline: Deadline): Promise<[SequentialResult, SequentialResult]> {
+  const out: [SequentialResult, SequentialResult] = [
+    { latenciesMs: [], elapsedMs: 0 },
+    { latenciesMs: [], elapsedMs: 0 },
+  ];
+  const calls = [a, b] as const;
+  for (let i = 0; i < count && !deadline.expired; i++) {
+    for (const side of i % 2 === 0 ? [0, 1] : [1, 0]) {
+      const t0 = performance.now();
+      await calls[side]!();
+      const ms = performance.now() - t0;
+      out[side]!.latenciesMs.push(ms);
+      out[side]!.elapsedMs += ms;
+    }
+  }
+  return out;
+}
+
 export interface ConcurrentResult {
   completed: number;
   elapsedMs: number;

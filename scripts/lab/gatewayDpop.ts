@@ -140,7 +140,11 @@ export class GatewayDpop {
   private remember(jti: string, iat: number, nowS: number): void {
     const window = this.options.iatWindowS ?? 60;
     if (this.seen.size >= MAX_JTIS) {
-      for (const [k, t] of this.seen) if (t < nowS - window) this.seen.delete(k);
+      // Oldest first (insertion order, and iat is checked to be recent): stop at the first one still in the window.
+      for (const [k, t] of this.seen) {
+        if (t >= nowS - window) break;
+        this.seen.delete(k);
+      }
       if (this.seen.size >= MAX_JTIS) this.seen.delete(this.seen.keys().next().value as string);
     }
     this.seen.set(jti, iat);

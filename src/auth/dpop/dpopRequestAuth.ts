@@ -4,6 +4,7 @@ import type { Challenge, RequestTarget } from '../../remote/remoteAuth.js';
 import { bearerToken, type StoredSession } from '../tokenSet.js';
 import { parseWwwAuthenticate } from '../wwwAuthenticate.js';
 import { DpopProofSigner } from './dpopProofSigner.js';
+import { ProofsSignedAhead, type Later } from './proofsSignedAhead.js';
 
 /** Origins whose nonce is remembered; a bridge talks to one gateway. */
 const MAX_NONCE_ORIGINS = 16;
@@ -22,16 +23,18 @@ export function authorizationValue(session: StoredSession): string {
 
 /**
  * The request side of DPoP for one auth session: the headers of each request to the gateway
- * (a fresh proof every time, with `ath` and the gateway's latest nonce), and the gateway's
+ * (a fresh proof every time, with `ath` and the gateway's latest nonce; signed ahead, in the idle
+ * time after the previous request, when the request is like the previous one), and the gateway's
  * nonce challenges (RFC 9449 §9: 401 `DPoP error="use_dpop_nonce"` with a DPoP-Nonce header),
  * remembered per origin. A DPoP-bound session never sends its token as Bearer.
  */
 export class DpopRequestAuth {
-  private readonly signer: DpopProofSigner;
+  private readonly signer: ProofsSignedAhead;
   private readonly nonces = new Map<string, string>();
 
-  constructor(clock: Clock) {
-    this.signer = new DpopProofSigner(clock);
+  /** `later` schedules the signing of the next proof (ProofsSignedAhead); tests pass their own. */
+  constructor(clock: Clock, later?: Later) {
+    this.signer = new ProofsSignedAhead(new DpopProofSigner(clock), clock, later);
   }
 
   /** Authorization, plus a DPoP proof for this very request when the session is DPoP-bound. */
