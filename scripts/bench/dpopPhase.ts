@@ -8,7 +8,8 @@ import { DpopRequestAuth } from '../../src/auth/dpop/dpopRequestAuth.js';
 import type { StoredSession } from '../../src/auth/tokenSet.js';
 import { SCRIPTED_BROWSER_ENV } from '../lab/scriptedBrowserEnv.js';
 import { runCli } from './cliProcess.js';
-import { startGatewayProcess } from './gatewayProcess.js';
+import { startGatewayProcess, type GatewayProcess } from './gatewayProcess.js';
+import { durationsWithin, readHandlerTimes } from './handlerTimes.js';
 import { withPair, type PhaseContext } from './phases.js';
 import { percentile } from './stats.js';
 import type { Deadline } from './deadline.js';
@@ -35,6 +36,12 @@ export interface DpopResults {
   dpopHeadersUs: number[];
   /** CPU per call, µs, of each bridge and of the gateway while it serves that bridge alone (where the difference goes). */
   cpuUs: Record<'bearer' | 'dpop', { bridge: number[]; gateway: number[] }>;
+  /**
+   * Per repetition, the p50 time the gateway itself held a call (its 'request' event to the
+   * response's 'finish', timed in the gateway process, handlerTimes.ts), Bearer and DPoP: the
+   * share of the difference that is the gateway's proof check, not the bridge.
+   */
+  gatewayP50Ms: { bearer: number[]; dpop: number[] };
   /** What `status --json` said about each profile (proves each bridge used the binding it claims). */
   bindings: { bearer?: string; dpop?: string };
 }
@@ -44,13 +51,18 @@ export interface DpopResults {
  * would (`login --no-dpop` and `login`), then both bridges open at once, timed on echo calls that go
  * to the two in turn.
  * The difference is the whole cost of DPoP per call: the bridge's proof and the gateway's check.
- * The bridge's part alone is measured in-process with the same module the bridge uses.
+ * The gateway times its own part (handlerTimes.ts); what is left is the bridge's and the wire's.
+ * The bridge's proof alone is also measured in-process with the same module the bridge uses.
  */
 export async function runDpopPhase(base: Omit<PhaseContext, 'gateway'>): Promise<DpopResults> {
-  const out: DpopResults = { bearerP50Ms: [], dpopP50Ms: [], bearerHeadersUs: [], dpopHeadersUs: [], cpuUs: { bearer: { bridge: [], gateway: [] }, dpop: { bridge: [], gateway: [] } }, bindings: {} };
-  const gateway = await startGatewayProcess({ auth: { mode: 'oauth', dpop: true }, startTimeoutMs: 60_000 });
+  const out: DpopResults = { bearerP50Ms: [], dpopP50Ms: [], bearerHeadersUs: [], dpopHeadersUs: [], cpuUs: { bearer: { bridge: [], gateway: [] }, dpop: { bridge: [], gateway: [] } }, gatewayP50Ms: { bearer: [], dpop: [] }, bindings: {} };
   const root = await mkdtemp(path.join(tmpdir(), 'kb-bench-dpop-'));
+  const timesFile = path.join(root, 'gateway-times.json');
+  /** Per repetition, when its interleaved calls began and ended (epoch ms): the gateway's own times are read for that span. */
+  const windows: { from: number; to: number }[] = [];
+  let gateway: GatewayProcess | undefined;
   try {
+    gateway = await startGatewayProcess({ auth: { mode: 'oauth', dpop: true }, startTimeoutMs: 60_000, handlerTimesFile: timesFile });
     const profiles = { bearer: ['--no-dpop'], dpop: [] as string[] };
     const contexts: Record<'bearer' | 'dpop', PhaseContext> = {} as Record<'bearer' | 'dpop', PhaseContext>;
     for (const kind of ['bearer', 'dpop'] as const) {
@@ -77,11 +89,13 @@ export async function runDpopPhase(base: Omit<PhaseContext, 'gateway'>): Promise
       await withPair({ ctx: contexts[first], mode: 'bridge' }, { ctx: contexts[second], mode: 'bridge' }, `dpop vs bearer repetition ${rep + 1}`, async (a, b) => {
         const calls = [a, b].map((conn) => echoCall(conn.client, ECHO_TEXT));
         for (const call of calls) await warmUp(call, counts.echoWarmup, base.deadline);
+        const from = Date.now();
         const [sa, sb] = await interleaved(calls[0]!, calls[1]!, counts.tokenEchoSequential, base.deadline);
+        windows.push({ from, to: Date.now() });
         (first === 'dpop' ? out.dpopP50Ms : out.bearerP50Ms).push(percentile(sa.latenciesMs, 0.5));
         (second === 'dpop' ? out.dpopP50Ms : out.bearerP50Ms).push(percentile(sb.latenciesMs, 0.5));
         for (const [kind, conn, call] of [[first, a, calls[0]!], [second, b, calls[1]!]] as const) {
-          const cpu = await cpuPerCallUs(conn.pid!, gateway.pid, call, CPU_CALLS, base.deadline);
+          const cpu = await cpuPerCallUs(conn.pid!, gateway!.pid, call, CPU_CALLS, base.deadline);
           out.cpuUs[kind].bridge.push(cpu.bridge);
           out.cpuUs[kind].gateway.push(cpu.gateway);
         }
@@ -90,8 +104,17 @@ export async function runDpopPhase(base: Omit<PhaseContext, 'gateway'>): Promise
       out.bearerHeadersUs.push(headers.bearer);
       out.dpopHeadersUs.push(headers.dpop);
     }
-  } finally {
     await gateway.close();
+    const times = await readHandlerTimes(timesFile);
+    for (const { from, to } of windows) {
+      const bearer = durationsWithin(times, 'bearer', from, to);
+      const dpop = durationsWithin(times, 'dpop', from, to);
+      // NaN keeps the repetitions aligned with the end-to-end ones when the gateway recorded nothing.
+      out.gatewayP50Ms.bearer.push(bearer.length > 0 ? percentile(bearer, 0.5) : Number.NaN);
+      out.gatewayP50Ms.dpop.push(dpop.length > 0 ? percentile(dpop, 0.5) : Number.NaN);
+    }
+  } finally {
+    await gateway?.close();
     await rm(root, { recursive: true, force: true });
   }
   return out;

@@ -5,8 +5,10 @@
  * the whole lab, a gateway that takes JWTs from an identity provider started alongside; `oauth-dpop`:
  * the same in the lab's 'dpop' mode (DPoP-bound tokens with a proof per request, Bearer ones still taken).
  * Reports one JSON line `{"url": ...}` on fd 3 (readyPipe.ts) when listening; shuts down when stdin ends or on SIGTERM.
+ * With BENCH_GATEWAY_TIMES=<file>, it times every request it handles (handlerTimes.ts) and writes them there on shutdown.
  */
 import { startGateway, type GatewayAuth } from '../lab/gateway.js';
+import { recordHandlerTimes } from './handlerTimes.js';
 import { reportReady } from './readyPipe.js';
 
 function authFrom(mode: string | undefined, token: string | undefined): GatewayAuth {
@@ -20,6 +22,9 @@ function authFrom(mode: string | undefined, token: string | undefined): GatewayA
 /** Access tokens outlive the run: the figure is about a valid token in the store, not a refresh. */
 const OAUTH_TOKEN_TTL_S = 3600;
 
+const timesFile = process.env.BENCH_GATEWAY_TIMES;
+const times = timesFile ? recordHandlerTimes() : undefined;
+
 const gateway =
   process.argv[2] === 'oauth' || process.argv[2] === 'oauth-dpop'
     ? await import('../lab/lab.js')
@@ -27,7 +32,7 @@ const gateway =
         .then((lab) => ({ url: lab.gateway.url, close: () => lab.close() }))
     : await startGateway({ auth: authFrom(process.argv[2], process.env.LAB_TOKEN) });
 let closing: Promise<void> | undefined;
-const shutdown = (): Promise<void> => (closing ??= gateway.close());
+const shutdown = (): Promise<void> => (closing ??= gateway.close().then(() => (times && timesFile ? times.save(timesFile) : undefined)));
 process.stdin.on('end', () => void shutdown());
 process.stdin.on('error', () => void shutdown());
 process.stdin.resume();

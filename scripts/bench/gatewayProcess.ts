@@ -28,6 +28,8 @@ export interface GatewayProcessOptions {
   auth?: { mode: 'none' } | { mode: 'static'; token: string } | { mode: 'oauth'; dpop?: boolean };
   /** How long to wait for the gateway to listen. */
   startTimeoutMs: number;
+  /** Lab only: the gateway times each request it handles and writes the times here when it closes (handlerTimes.ts). */
+  handlerTimesFile?: string;
 }
 
 const CHILDREN: Record<GatewayKind, string> = {
@@ -48,6 +50,8 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
   if (kind !== 'lab' && auth.mode !== 'none') throw new Error(`the ${kind} gateway runs without auth`);
   const env = { ...process.env };
   if (auth.mode === 'static') env.LAB_TOKEN = auth.token;
+  if (opts.handlerTimesFile !== undefined) env.BENCH_GATEWAY_TIMES = opts.handlerTimesFile;
+  else delete env.BENCH_GATEWAY_TIMES;
   // The gateways keep every response of a session in an event store until the session ends;
   // a roomy heap keeps a long 1 MiB burst from turning into GC thrash on the server side.
   const child = spawn(process.execPath, ['--max-old-space-size=4096', ...gatewayNodeArgs(), CHILDREN[kind], ...(kind === 'lab' ? [auth.mode === 'oauth' && auth.dpop ? 'oauth-dpop' : auth.mode] : [])], {

@@ -130,6 +130,17 @@ export function buildSharedFigures(token?: TokenResults, authStart?: AuthStartRe
     h.directLabel = 'Bearer';
     h.note = `${signed(h.bridge! - h.direct!)} µs: ES256 proof with a cached key`;
     figs.push(h);
+    const gw = dpop.gatewayP50Ms;
+    if (gw.dpop.some(Number.isFinite)) {
+      const g = pair('dpop_gateway_ms', "the gateway's own time per call (timed in the gateway)", 'ms', gw.bearer.filter(Number.isFinite), gw.dpop.filter(Number.isFinite));
+      g.directLabel = 'Bearer';
+      g.note = `${signed(g.bridge! - g.direct!)} ms: the proof check, and whatever else DPoP costs the gateway`;
+      figs.push(g);
+      // Per repetition: (DPoP − Bearer end to end) − (DPoP − Bearer in the gateway) = the bridge's and the wire's part.
+      const outside = dpop.dpopP50Ms.map((d, i) => d - dpop.bearerP50Ms[i]! - (gw.dpop[i]! - gw.bearer[i]!)).filter(Number.isFinite);
+      const o = bridgeOnly('dpop_outside_ms', 'DPoP outside the gateway (bridge and wire): echo p50 difference less the gateway\'s', 'ms', outside, '≤ 0.2 ms', (b) => b <= 0.2);
+      figs.push(o);
+    }
     for (const side of ['bridge', 'gateway'] as const) {
       const c = pair(`dpop_${side}_cpu_us`, `${side} CPU per echo call, DPoP vs Bearer`, 'µs', dpop.cpuUs.bearer[side], dpop.cpuUs.dpop[side]);
       c.directLabel = 'Bearer';

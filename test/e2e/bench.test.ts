@@ -54,7 +54,9 @@ const finitePositive = (v: unknown): boolean => typeof v === 'number' && Number.
 
 /** Every figure the report must carry, per gateway and once for the run. */
 const PER_GATEWAY = ['start_ms', 'echo_p50_ms', 'echo_seq_cps', 'echo_conc_cps', 'blob_p50_ms', 'blob_seq_cps', 'blob_conc_cps', 'rss_idle_mib', 'rss_burst_mib', 'big_peak_mib'];
-const SHARED = ['auth_start_file_ms', 'token_echo_p50_ms', 'hook_echo_p50_ms', 'dpop_echo_p50_ms', 'dpop_headers_us'];
+const SHARED = ['auth_start_file_ms', 'token_echo_p50_ms', 'hook_echo_p50_ms', 'dpop_echo_p50_ms', 'dpop_headers_us', 'dpop_outside_ms'];
+/** Figures whose values are differences (either sign): they must be finite, not positive. */
+const SIGNED = new Set(['dpop_outside_ms']);
 
 describe('npm run bench (smoke)', () => {
   // A smoke test: it proves the bench runs against every gateway and reports every figure. It never
@@ -77,9 +79,10 @@ describe('npm run bench (smoke)', () => {
         for (const f of figures) {
           for (const field of ['direct', 'bridge', 'ratio'] as const) {
             // A hooked bridge may be faster than the plain one by chance: its difference is signed, its values are not.
-            if (field in f && !finitePositive(f[field])) bad.push(`${where}.${f.key}.${field} = ${String(f[field])}`);
+            if (field in f && !(SIGNED.has(f.key) ? Number.isFinite(f[field]) : finitePositive(f[field]))) bad.push(`${where}.${f.key}.${field} = ${String(f[field])}`);
           }
-          for (const v of [...f.directReps, ...f.bridgeReps]) if (!finitePositive(v)) bad.push(`${where}.${f.key} repetition = ${String(v)}`);
+          const ok = SIGNED.has(f.key) ? (v: unknown) => typeof v === 'number' && Number.isFinite(v) : finitePositive;
+          for (const v of [...f.directReps, ...f.bridgeReps]) if (!ok(v)) bad.push(`${where}.${f.key} repetition = ${String(v)}`);
         }
       };
       for (const g of report.gateways) {
