@@ -21,23 +21,31 @@ export interface HandlerSample {
 /** Samples kept at most (a bench phase makes a few thousand requests). */
 const MAX_SAMPLES = 200_000;
 
-/** Start recording in this process; `save` writes what was recorded as JSON. */
-export function recordHandlerTimes(): { save(path: string): Promise<void> } {
+/** Start recording in this process; `save` writes what was recorded as JSON, `stop` ends the recording. */
+export function recordHandlerTimes(): { save(path: string): Promise<void>; stop(): void } {
   const samples: HandlerSample[] = [];
   const started = new WeakMap<IncomingMessage, { scheme: Scheme; epoch: number; t: number }>();
-  dc.subscribe('http.server.request.start', (message) => {
+  const onStart = (message: unknown): void => {
     const { request } = message as { request: IncomingMessage };
     const auth = request.headers.authorization ?? '';
     const scheme: Scheme = /^dpop /i.test(auth) ? 'dpop' : /^bearer /i.test(auth) ? 'bearer' : 'none';
     started.set(request, { scheme, epoch: Date.now(), t: performance.now() });
-  });
-  dc.subscribe('http.server.response.finish', (message) => {
+  };
+  const onFinish = (message: unknown): void => {
     const { request } = message as { request: IncomingMessage };
     const start = started.get(request);
     if (!start || samples.length >= MAX_SAMPLES) return;
     samples.push({ scheme: start.scheme, startEpochMs: start.epoch, durationMs: performance.now() - start.t });
-  });
-  return { save: (path) => writeFile(path, JSON.stringify(samples)) };
+  };
+  dc.subscribe('http.server.request.start', onStart);
+  dc.subscribe('http.server.response.finish', onFinish);
+  return {
+    save: (path) => writeFile(path, JSON.stringify(samples)),
+    stop: () => {
+      dc.unsubscribe('http.server.request.start', onStart);
+      dc.unsubscribe('http.server.response.finish', onFinish);
+    },
+  };
 }
 
 /** What a gateway process recorded (an empty list when it wrote nothing). */
