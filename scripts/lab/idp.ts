@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
-import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ClientMetadata } from 'oidc-provider';
+import Provider, { type Configuration, type ClientMetadata } from 'oidc-provider';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import { registerIdJagIssuer, registerIdJagRedeemer, type IdJagIssuerOptions, type IdJagTrustOptions } from './idpCrossAppAccess.js';
 import { handleInteraction, type LabUser } from './idpInteractions.js';
-import { deviceConfirmPage, deviceInputPage, errorPage, page } from './idpPages.js';
+import { labProviderFeatures } from './idpFeatures.js';
+import { errorPage, page } from './idpPages.js';
 
 export type { LabUser } from './idpInteractions.js';
 
@@ -234,54 +235,7 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
       };
     },
     interactions: { url: (_ctx, interaction) => `${issuerPath}/interaction/${interaction.uid}` },
-    features: {
-      devInteractions: { enabled: false },
-      // Open dynamic registration (RFC 7591): no initial access token.
-      registration: { enabled: !opts.cognitoLike, initialAccessToken: false },
-      ...(opts.cognitoLike ? { pushedAuthorizationRequests: { enabled: false } } : {}),
-      registrationManagement: { enabled: !opts.cognitoLike },
-      // Same rules as oidc-provider's defaults, spelled out so it does not print notices:
-      // a public client may only touch its own tokens (RFC 7009 §2.1, RFC 7662 §4).
-      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
-      introspection: {
-        enabled: true,
-        allowedPolicy: async (_ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
-      },
-      clientCredentials: { enabled: true },
-      dPoP: opts.dpop
-        ? { enabled: true, nonceSecret: opts.dpop.requireNonce ? randomBytes(32) : undefined, requireNonce: () => opts.dpop?.requireNonce === true }
-        : { enabled: false },
-      rpInitiatedLogout: {
-        enabled: true,
-        logoutSource: async (ctx: KoaContextWithOIDC, form: string) => {
-          ctx.body = page('Sign out', `${form}<button id="logout" type="submit" form="op.logoutForm" value="yes" name="logout">Sign out</button>`);
-        },
-        postLogoutSuccessSource: async (ctx: KoaContextWithOIDC) => {
-          ctx.body = page('Signed out', '<p>You are signed out.</p>');
-        },
-      },
-      deviceFlow: {
-        enabled: opts.deviceFlow ?? true,
-        userCodeInputSource: async (ctx: KoaContextWithOIDC, form: string, _out: unknown, err: unknown) => {
-          ctx.body = deviceInputPage(form, err !== undefined);
-        },
-        userCodeConfirmSource: async (ctx: KoaContextWithOIDC, form: string, client: { clientName?: string; clientId: string }, _info: unknown, userCode: string) => {
-          ctx.body = deviceConfirmPage(form, client.clientName ?? client.clientId, userCode);
-        },
-        successSource: async (ctx: KoaContextWithOIDC) => {
-          ctx.body = page('Signed in', '<p id="device-success">Your device is signed in. You can close this page.</p>');
-        },
-      },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: () => opts.resource,
-        useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, resourceIndicator) => {
-          if (resourceIndicator !== opts.resource) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
-          return { scope: allScopes.join(' '), audience: opts.resource, accessTokenFormat: 'jwt', accessTokenTTL: accessTokenTtl };
-        },
-      },
-    },
+    features: labProviderFeatures(opts, allScopes, accessTokenTtl),
     responseTypes: ['code'],
     pkce: { required: () => pkceRequired },
     // Named lab mode 'always': refresh tokens for offline_access and also for public native
