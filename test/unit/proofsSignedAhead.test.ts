@@ -1,3 +1,4 @@
+import { stat } from 'node:fs';
 import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createDpopKey } from '../../src/auth/dpop/dpopGrant.js';
@@ -118,5 +119,31 @@ describe('DPoP proofs signed ahead', () => {
     const ath2 = claims(proof).ath;
     const fresh = new ProofsSignedAhead(new DpopProofSigner({ now: () => START }), { now: () => START }, () => undefined);
     expect(ath2).toBe(claims(fresh.proof({ ...req, accessToken: 'token-2' })).ath);
+  });
+
+  it('by default signs ahead only after the immediate in which the HTTP client writes the request', async () => {
+    const clock = { now: () => Date.now() };
+    const inner = new DpopProofSigner(clock);
+    let signed = 0;
+    const counting = Object.assign(Object.create(inner) as DpopProofSigner, {
+      proof: (r: ProofRequest) => {
+        signed += 1;
+        return inner.proof(r);
+      },
+    });
+    const signer = new ProofsSignedAhead(counting, clock);
+    const { req } = await rig();
+    // As in the bridge: the proof is asked for in an I/O callback, and the request is written one immediate later.
+    const atTheWrite = await new Promise<number>((resolve) => {
+      stat('.', () => {
+        signer.proof(req);
+        setImmediate(() => resolve(signed));
+      });
+    });
+    expect(atTheWrite).toBe(1);
+    for (let i = 0; i < 200 && signed < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(signed).toBe(2);
+    signer.proof(req);
+    expect(signed).toBe(2); // the one signed ahead was used
   });
 });

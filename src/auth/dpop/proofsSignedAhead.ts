@@ -8,8 +8,19 @@ import type { DpopProofSigner, ProofRequest } from './dpopProofSigner.js';
  */
 export const AHEAD_MAX_AGE_MS = 1_000;
 
-/** When to sign the next proof: after the current turn (the request is written by then). */
+/** When to sign the next proof: once the request this proof goes with is on the wire. */
 export type Later = (task: () => void) => void;
+
+/**
+ * A timer, not an immediate: the HTTP client writes a request one immediate after it was given
+ * its headers (socketHttpClient.ts checks a kept-alive connection one turn later), so a signature
+ * queued as an immediate would run first and delay the very request it was meant to stay out of
+ * the way of (measured: +0.26 ms between the bridge reading the call and writing the request).
+ * Unref'd: a proof signed ahead never keeps the process alive.
+ */
+const afterTheWrite: Later = (task) => {
+  setTimeout(task, 1).unref();
+};
 
 interface Ahead {
   proof: string;
@@ -23,7 +34,7 @@ interface Ahead {
 
 /**
  * A proof signer that, each time it hands out a proof, signs the next one for a request of the
- * same shape (key, method, URL, token, nonce) once the current turn is over: while the gateway
+ * same shape (key, method, URL, token, nonce) once the request is written: while the gateway
  * works on this request, the bridge is idle, and the next request finds its proof ready. The
  * signature (the whole of DPoP's cost in the bridge, ~0.1 ms cold) leaves the call's path.
  *
@@ -38,7 +49,7 @@ export class ProofsSignedAhead {
   constructor(
     private readonly signer: DpopProofSigner,
     private readonly clock: Clock,
-    private readonly later: Later = (task) => void setImmediate(task),
+    private readonly later: Later = afterTheWrite,
   ) {}
 
   proof(req: ProofRequest): string {
