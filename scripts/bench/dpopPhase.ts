@@ -69,7 +69,7 @@ export async function runDpopPhase(base: Omit<PhaseContext, 'gateway'>): Promise
       const env = {
         MCP_KEYBRIDGE_HOME: path.join(root, `${kind}-home`),
         BROWSER: `${process.execPath} ${SCRIPTED_BROWSER}`,
-    ...SCRIPTED_BROWSER_ENV,
+        ...SCRIPTED_BROWSER_ENV,
         LAB_BROWSER_LOG: path.join(root, `${kind}-browser.log`),
       };
       const flags = ['--token-store', 'file', ...profiles[kind]];
