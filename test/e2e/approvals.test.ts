@@ -49,7 +49,7 @@ async function bridge(args: string[], answer: Answer | undefined): Promise<{ gw:
   cleanups.push(() => gw.close());
   const dir = await home();
   const b = spawnBridge([gw.url, ...args], { env: { MCP_KEYBRIDGE_HOME: dir } });
-  cleanups.push(async () => void (b.child.exitCode === null && b.child.kill('SIGKILL')));
+  cleanups.push(() => b.kill());
   const c = elicitingClient(answer);
   await c.client.connect(b.transport());
   return { gw, b, ...c };

@@ -22,9 +22,7 @@ async function gateway(opts: Parameters<typeof startGateway>[0] = {}): Promise<G
 
 function bridge(args: string[]): BridgeProcess {
   const b = spawnBridge(args);
-  cleanups.push(async () => {
-    if (b.child.exitCode === null) b.child.kill('SIGKILL');
-  });
+  cleanups.push(() => b.kill());
   return b;
 }
 
@@ -195,7 +193,7 @@ describe('bridge over Streamable HTTP (built CLI, real SDK client, lab gateway)'
     const b = spawnBridge([gw.url, '--header', 'Authorization: Bearer ${LAB_TOKEN}', '--header', 'X-Team: blue', '--debug'], {
       env: { LAB_TOKEN: 'lab-static-token-123456' },
     });
-    cleanups.push(async () => void (b.child.exitCode === null && b.child.kill('SIGKILL')));
+    cleanups.push(() => b.kill());
     const client = await connectClient(b);
     expect(await client.callTool({ name: 'echo', arguments: { text: 'ok' } })).toMatchObject({ content: [{ text: 'ok' }] });
     await client.close();

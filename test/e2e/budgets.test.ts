@@ -34,7 +34,7 @@ async function gateway(): Promise<Gateway> {
 
 async function connect(gw: Gateway, home: string, args: string[]): Promise<{ b: BridgeProcess; client: Client }> {
   const b = spawnBridge([gw.url, ...args], { env: { MCP_KEYBRIDGE_HOME: home } });
-  cleanups.push(async () => void (b.child.exitCode === null && b.child.kill('SIGKILL')));
+  cleanups.push(() => b.kill());
   const client = new Client({ name: 'budgets-e2e', version: '1.0.0' });
   await client.connect(b.transport());
   cleanups.push(() => client.close());
@@ -179,7 +179,7 @@ describe('the policy file', () => {
     const file = join(dir, 'policy.json');
     await writeFile(file, '{\n  "version": 1,\n  "budgets": { "write": "ten per minute" }\n}\n');
     const b = spawnBridge([gw.url, '--policy', file], { env: { MCP_KEYBRIDGE_HOME: dir } });
-    cleanups.push(async () => void (b.child.exitCode === null && b.child.kill('SIGKILL')));
+    cleanups.push(() => b.kill());
     expect(await b.exited).not.toBe(0);
     expect(b.stderr()).toContain(`${file} line 3: "budgets.write": expected N/WINDOW`);
     expect(b.stdout()).toBe('');

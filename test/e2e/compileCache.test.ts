@@ -38,9 +38,7 @@ const FULL_WAIT_MS = 30_000;
  */
 async function session(url: string, home: string, untilFull = false): Promise<void> {
   const b = spawnBridge([url], { env: { MCP_KEYBRIDGE_HOME: home, NODE_DISABLE_COMPILE_CACHE: undefined } });
-  cleanups.push(async () => {
-    if (b.child.exitCode === null) b.child.kill('SIGKILL');
-  });
+  cleanups.push(() => b.kill());
   const client = new Client({ name: 'compile-cache-test', version: '1.0.0' });
   await client.connect(b.transport());
   const echoed = await client.callTool({ name: 'echo', arguments: { text: 'cached' } });

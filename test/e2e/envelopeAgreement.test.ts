@@ -28,10 +28,7 @@ describe('a large answer is routed by the id JSON.parse reads in it', () => {
     const b: BridgeProcess = spawnBridge([gw.url, '--transport', 'streamable-http', '--token-store', 'memory'], {
       env: { MCP_KEYBRIDGE_HOME: home, MCP_KEYBRIDGE_DEBUG: '', BROWSER: 'false' },
     });
-    cleanups.push(async () => {
-      if (b.child.exitCode === null) b.child.kill('SIGKILL');
-      await b.exited;
-    });
+    cleanups.push(() => b.kill());
     b.writeLine(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'envelope', version: '1' } } }));
     await b.waitFor((m) => m.id === 1, 30_000);
     b.writeLine(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));

@@ -31,9 +31,7 @@ async function gateway2026(opts: Parameters<typeof startGateway2026>[0] = {}): P
 
 function bridge(args: string[], env: NodeJS.ProcessEnv): BridgeProcess {
   const b = spawnBridge(args, { env });
-  cleanups.push(async () => {
-    if (b.child.exitCode === null) b.child.kill('SIGKILL');
-  });
+  cleanups.push(() => b.kill());
   return b;
 }
 

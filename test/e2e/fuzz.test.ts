@@ -77,7 +77,7 @@ describe('fuzz: random IDE lines and random gateway answers', () => {
     const b = spawnBridge([gw.url, '--transport', 'streamable-http', '--token-store', 'memory', '--deny-tool', 'destructive_*'], {
       env: { MCP_KEYBRIDGE_HOME: home, MCP_KEYBRIDGE_DEBUG: '', BROWSER: 'false' },
     });
-    cleanups.push(async () => void (b.child.exitCode === null && b.child.kill('SIGKILL')));
+    cleanups.push(() => b.kill());
     b.writeLine(JSON.stringify({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'fuzz', version: '1' } } }));
     await b.waitFor((m) => m.id === 'init', 30_000);
     b.writeLine(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));

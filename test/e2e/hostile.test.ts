@@ -82,9 +82,7 @@ async function hostile(opts: HostileOptions): Promise<HostileServer> {
 async function bridge(args: string[], env: NodeJS.ProcessEnv): Promise<BridgeProcess> {
   const home = await tempDir('kb-hostile-home-');
   const b = spawnBridge(args, { env: { MCP_KEYBRIDGE_HOME: home, MCP_KEYBRIDGE_DEBUG: '', ...env } });
-  cleanups.push(async () => {
-    if (b.child.exitCode === null) b.child.kill('SIGKILL');
-  });
+  cleanups.push(() => b.kill());
   return b;
 }
 

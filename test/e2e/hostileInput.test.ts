@@ -40,10 +40,7 @@ async function tempDir(prefix: string): Promise<string> {
 
 async function bridge(args: string[], env: NodeJS.ProcessEnv = {}, home?: string): Promise<BridgeProcess> {
   const b = spawnBridge(args, { env: { MCP_KEYBRIDGE_HOME: home ?? (await tempDir('kb-hi-home-')), MCP_KEYBRIDGE_DEBUG: '', BROWSER: 'false', ...env } });
-  cleanups.push(async () => {
-    if (b.child.exitCode === null) b.child.kill('SIGKILL');
-    await b.exited;
-  });
+  cleanups.push(() => b.kill());
   return b;
 }
 

@@ -18,7 +18,7 @@ async function setup(args: string[]): Promise<{ gw: Gateway; b: BridgeProcess; c
   const home = await mkdtemp(join(tmpdir(), 'kb-policy-home-'));
   cleanups.push(() => rm(home, { recursive: true, force: true }));
   const b = spawnBridge([gw.url, ...args], { env: { MCP_KEYBRIDGE_HOME: home } });
-  cleanups.push(async () => void (b.child.exitCode === null && b.child.kill('SIGKILL')));
+  cleanups.push(() => b.kill());
   const client = new Client({ name: 'policy-e2e', version: '1.0.0' });
   await client.connect(b.transport());
   cleanups.push(() => client.close());

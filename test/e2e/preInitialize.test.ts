@@ -26,9 +26,7 @@ function bridge(args: string[]): BridgeProcess {
   const home = mkdtempSync(path.join(tmpdir(), 'keybridge-preinit-'));
   cleanups.push(async () => rmSync(home, { recursive: true, force: true }));
   const b = spawnBridge(args, { env: { MCP_KEYBRIDGE_HOME: home } });
-  cleanups.push(async () => {
-    if (b.child.exitCode === null) b.child.kill('SIGKILL');
-  });
+  cleanups.push(() => b.kill());
   return b;
 }
 

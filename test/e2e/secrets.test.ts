@@ -112,9 +112,7 @@ async function signInRefreshAndCall(storeKind: 'file' | 'keychain'): Promise<Run
     MCP_KEYBRIDGE_DEBUG: '1',
   };
   const b = spawnBridge([lab.gateway.url, '--debug', '--audit-log', auditLog, '--header', 'X-Api-Key: ${LAB_KEY}', '--token-store', storeKind, '--scope', 'openid email mcp:tools'], { env });
-  cleanups.push(async () => {
-    if (b.child.exitCode === null) b.child.kill('SIGKILL');
-  });
+  cleanups.push(() => b.kill());
   const client = new Client({ name: 'secrets-e2e', version: '1.0.0' });
   await client.connect(b.transport());
   expect((await client.listTools()).tools.length).toBeGreaterThan(0);

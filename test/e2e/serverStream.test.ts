@@ -101,10 +101,7 @@ describe('server-initiated requests on a stream the gateway opens late', () => {
     const home = await mkdtemp(path.join(tmpdir(), 'kb-stream-'));
     cleanups.push(() => rm(home, { recursive: true, force: true }));
     const b = spawnBridge([gw.url], { env: { MCP_KEYBRIDGE_HOME: home, BROWSER: 'false' } });
-    cleanups.push(async () => {
-      if (b.child.exitCode === null) b.child.kill('SIGKILL');
-      await b.exited;
-    });
+    cleanups.push(() => b.kill());
     b.writeLine(
       JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: { elicitation: {} }, clientInfo: { name: 'ide', version: '1' } } }),
     );

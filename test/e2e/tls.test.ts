@@ -22,9 +22,7 @@ async function httpsGateway(): Promise<Gateway> {
 
 function bridge(args: string[], env: NodeJS.ProcessEnv): BridgeProcess {
   const b = spawnBridge(args, { env });
-  cleanups.push(async () => {
-    if (b.child.exitCode === null) b.child.kill('SIGKILL');
-  });
+  cleanups.push(() => b.kill());
   return b;
 }
 

@@ -7,25 +7,31 @@ import { AHEAD_MAX_AGE_MS, ProofsSignedAhead } from '../../src/auth/dpop/proofsS
 
 const START = 1_900_000_000_000;
 
-/** A signer whose "later" runs when the test says, on a clock the test moves. */
-async function rig() {
-  const clock = { t: START, now: () => clock.t };
-  const queue: (() => void)[] = [];
+/** A DpopProofSigner that counts the proofs it signs. */
+function countingSigner(clock: { now(): number }): { signer: DpopProofSigner; count(): number } {
   const inner = new DpopProofSigner(clock);
   let signed = 0;
-  const counting = Object.assign(Object.create(inner) as DpopProofSigner, {
+  const signer = Object.assign(Object.create(inner) as DpopProofSigner, {
     proof: (req: ProofRequest) => {
       signed += 1;
       return inner.proof(req);
     },
   });
-  const signer = new ProofsSignedAhead(counting, clock, (task) => queue.push(task));
+  return { signer, count: () => signed };
+}
+
+/** A signer whose "later" runs when the test says, on a clock the test moves. */
+async function rig() {
+  const clock = { t: START, now: () => clock.t };
+  const queue: (() => void)[] = [];
+  const counting = countingSigner(clock);
+  const signer = new ProofsSignedAhead(counting.signer, clock, (task) => queue.push(task));
   const key = await createDpopKey('ES256');
   const req: ProofRequest = { key, htm: 'POST', url: new URL('http://127.0.0.1:1/mcp'), accessToken: 'token-1' };
   const runLater = (): void => {
     for (const task of queue.splice(0)) task();
   };
-  return { clock, signer, key, req, runLater, signedCount: () => signed, queued: () => queue.length };
+  return { clock, signer, key, req, runLater, signedCount: counting.count, queued: () => queue.length };
 }
 
 const claims = (proof: string) => decodeJwt(proof) as { jti: string; htm: string; htu: string; iat: number; ath?: string; nonce?: string };
@@ -123,27 +129,21 @@ describe('DPoP proofs signed ahead', () => {
 
   it('by default signs ahead only after the immediate in which the HTTP client writes the request', async () => {
     const clock = { now: () => Date.now() };
-    const inner = new DpopProofSigner(clock);
-    let signed = 0;
-    const counting = Object.assign(Object.create(inner) as DpopProofSigner, {
-      proof: (r: ProofRequest) => {
-        signed += 1;
-        return inner.proof(r);
-      },
-    });
-    const signer = new ProofsSignedAhead(counting, clock);
+    const counting = countingSigner(clock);
+    const signed = counting.count;
+    const signer = new ProofsSignedAhead(counting.signer, clock);
     const { req } = await rig();
     // As in the bridge: the proof is asked for in an I/O callback, and the request is written one immediate later.
     const atTheWrite = await new Promise<number>((resolve) => {
       stat('.', () => {
         signer.proof(req);
-        setImmediate(() => resolve(signed));
+        setImmediate(() => resolve(signed()));
       });
     });
     expect(atTheWrite).toBe(1);
-    for (let i = 0; i < 200 && signed < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(signed).toBe(2);
+    for (let i = 0; i < 200 && signed() < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(signed()).toBe(2);
     signer.proof(req);
-    expect(signed).toBe(2); // the one signed ahead was used
+    expect(signed()).toBe(2); // the one signed ahead was used
   });
 });

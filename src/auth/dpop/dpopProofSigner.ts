@@ -45,8 +45,7 @@ export class DpopProofSigner {
     const claims: Record<string, string | number> = {
       jti: randomUUID(),
       htm: req.htm,
-      // §4.2: the HTTP target URI without query and fragment parts.
-      htu: `${req.url.origin}${req.url.pathname}`,
+      htu: htuOf(req.url),
       iat: Math.floor(this.clock.now() / 1000),
     };
     if (req.accessToken !== undefined) claims.ath = this.ath(req.accessToken);
@@ -78,4 +77,9 @@ export class DpopProofSigner {
     this.keys.set(stored.jkt, prepared);
     return prepared;
   }
+}
+
+/** §4.2 htu: the HTTP target URI without query and fragment parts. */
+export function htuOf(url: URL): string {
+  return `${url.origin}${url.pathname}`;
 }

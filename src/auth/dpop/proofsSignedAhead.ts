@@ -1,5 +1,5 @@
 import type { Clock } from '../../deps.js';
-import type { DpopProofSigner, ProofRequest } from './dpopProofSigner.js';
+import { htuOf, type DpopProofSigner, type ProofRequest } from './dpopProofSigner.js';
 
 /**
  * How long a proof signed ahead stays usable. Its iat is the time it was signed; servers accept
@@ -25,11 +25,8 @@ const afterTheWrite: Later = (task) => {
 interface Ahead {
   proof: string;
   signedAt: number;
-  jkt: string;
-  htm: string;
-  htu: string;
-  accessToken: string | undefined;
-  nonce: string | undefined;
+  /** The request it was signed for. */
+  req: ProofRequest;
 }
 
 /**
@@ -66,9 +63,7 @@ export class ProofsSignedAhead {
     this.ahead = undefined;
     const age = this.clock.now() - ahead.signedAt;
     if (age < 0 || age > AHEAD_MAX_AGE_MS) return undefined;
-    if (ahead.jkt !== req.key.jkt || ahead.htm !== req.htm || ahead.htu !== htuOf(req.url)) return undefined;
-    if (ahead.accessToken !== req.accessToken || ahead.nonce !== req.nonce) return undefined;
-    return ahead.proof;
+    return sameShape(ahead.req, req) ? ahead.proof : undefined;
   }
 
   private signNext(req: ProofRequest): void {
@@ -82,7 +77,7 @@ export class ProofsSignedAhead {
       try {
         const signedAt = this.clock.now();
         const proof = this.signer.proof(next);
-        this.ahead = { proof, signedAt, jkt: next.key.jkt, htm: next.htm, htu: htuOf(next.url), accessToken: next.accessToken, nonce: next.nonce };
+        this.ahead = { proof, signedAt, req: next };
       } catch {
         // Signing ahead is an optimisation: the next request signs on the spot and reports any error.
       }
@@ -90,6 +85,13 @@ export class ProofsSignedAhead {
   }
 }
 
-function htuOf(url: URL): string {
-  return `${url.origin}${url.pathname}`;
+/** Whether a proof made for `a` is one for `b`: same key, method, htu, token and nonce. */
+function sameShape(a: ProofRequest, b: ProofRequest): boolean {
+  return (
+    a.key.jkt === b.key.jkt &&
+    a.htm === b.htm &&
+    htuOf(a.url) === htuOf(b.url) &&
+    a.accessToken === b.accessToken &&
+    a.nonce === b.nonce
+  );
 }

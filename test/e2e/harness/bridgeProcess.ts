@@ -23,6 +23,8 @@ export interface BridgeProcess {
   exited: Promise<number | null>;
   /** An SDK Transport over this process's stdio, for a real SDK Client. */
   transport(): Transport;
+  /** Test cleanup: SIGKILL it if it still runs, and wait until it has exited. */
+  kill(): Promise<void>;
 }
 
 /** Spawn the built CLI with args; stdout is recorded byte for byte so tests can prove its purity. */
@@ -87,6 +89,11 @@ export function spawnBridge(args: string[], opts: { env?: NodeJS.ProcessEnv; wra
       });
     },
     exited,
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
     transport() {
       const t: Transport = {
         async start() {

@@ -143,9 +143,7 @@ export async function workspace(cleanups: Cleanup[], extraEnv: NodeJS.ProcessEnv
 /** Spawn the built CLI as a bridge to url (killed at cleanup if still running). */
 export function bridge(cleanups: Cleanup[], url: string, ws: Workspace, opts: { args?: string[]; wrap?: string[]; env?: NodeJS.ProcessEnv } = {}): BridgeProcess {
   const b = spawnBridge([url, ...(opts.args ?? [])], { env: { ...ws.env, ...opts.env }, wrap: opts.wrap });
-  cleanups.push(async () => {
-    if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill('SIGKILL');
-  });
+  cleanups.push(() => b.kill());
   return b;
 }
 

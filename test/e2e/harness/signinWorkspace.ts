@@ -125,9 +125,7 @@ export async function waitQuiet(lab: OAuthLab, quietMs = 1_000, timeoutMs = 15_0
 /** Spawn the built CLI; it is killed (if still running) at cleanup. */
 export function startBridge(cleanups: Cleanup[], args: string[], ws: Workspace): BridgeProcess {
   const b = spawnBridge(args, { env: ws.env });
-  cleanups.push(async () => {
-    if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill('SIGKILL');
-  });
+  cleanups.push(() => b.kill());
   return b;
 }
 
