@@ -27,7 +27,8 @@ const GATEWAY_START_TIMEOUT_MS = 60_000;
 
 const GATEWAY_TITLES: Record<GatewayKind, string> = {
   lab: 'lab gateway (SDK v1 McpServer, our node:http wiring, SSE answers)',
-  v2: 'SDK v2 server (@modelcontextprotocol/server createMcpHandler; 2025 clients via its stateless legacy leg)',
+  v2: 'SDK v2 server (@modelcontextprotocol/server createMcpHandler), SDK 1.x client: direct on its stateless 2025 leg; the bridge speaks 2026-07-28 to it and translates',
+  'v2-2026': 'SDK v2 server, SDK v2 client (@modelcontextprotocol/client) pinned to 2026-07-28: direct and through the bridge, both on the modern leg',
   example: "SDK example server simpleStreamableHttp (Express, sessions, event store; greet = echo, + blob)",
 };
 

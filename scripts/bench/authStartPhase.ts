@@ -74,13 +74,13 @@ async function measureStore(base: Omit<PhaseContext, 'gateway'>, store: string, 
     await runCli(base.launch.binPath, ['login', url, ...storeArgs], env, LOGIN_TIMEOUT_MS);
     const signIns = launches();
     // Untimed first spawn: the page cache, and the gateway's first session with this client.
-    await withConnection(ctx, 'bridge', `signed-in warm-up (${store})`, async (conn) => echoCall(conn.client, 'warm')());
+    await withConnection(ctx, 'bridge', `signed-in warm-up (${store})`, async (conn) => echoCall(conn, 'warm')());
     for (let rep = 0; rep < base.opts.reps && !base.deadline.expired; rep++) {
       base.progress(`signed-in start (${store} store) repetition ${rep + 1}/${base.opts.reps}`);
       baseline.push(await nodeBaselineMs());
       await withConnection(ctx, 'bridge', `signed-in start (${store}) repetition ${rep + 1}`, async (conn) => {
         times.push(conn.connectMs);
-        await echoCall(conn.client, 'with the stored token')();
+        await echoCall(conn, 'with the stored token')();
       });
     }
     if (launches() !== signIns) base.failures.push(`signed-in start (${store}): a bridge opened the browser; the stored token was not used`);

@@ -1,17 +1,18 @@
 import type { ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { proxyFreeEnv } from './cliProcess.js';
 import { withTimeout } from './deadline.js';
+import { httpSession, stdioSession, type ClientEra, type ToolCallParams } from './sdkClients.js';
 
 export type Mode = 'direct' | 'bridge';
 
 /** One connected MCP client, either straight to the gateway or through a spawned bridge. */
 export interface Connection {
   mode: Mode;
-  client: Client;
+  /** The era of the connection's SDK client. */
+  era: ClientEra;
+  /** One tools/call through the connection's client. */
+  callTool(params: ToolCallParams, timeoutMs: number): Promise<unknown>;
   /** Time from the start of connect() (for the bridge: the spawn) to initialize done, ms. */
   connectMs: number;
   /** The bridge's pid (undefined for direct). */
@@ -32,25 +33,24 @@ export interface BridgeLaunch {
   env: Record<string, string>;
 }
 
-const CLIENT_INFO = { name: 'keybridge-bench', version: '1.0.0' };
 /** The stdio ReadBuffer refuses lines over 10 MiB by default; the 10 MiB blob is a little more. */
 const STDIO_MAX_LINE_BYTES = 64 * 1024 * 1024;
 const STDERR_TAIL_CHARS = 4_000;
 
-/** An SDK client over Streamable HTTP straight to the gateway: the floor. */
-export async function connectDirect(url: string, headers: Record<string, string>, timeoutMs: number): Promise<Connection> {
-  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers }, fetch: quietFetch });
-  const client = new Client(CLIENT_INFO);
+/** An SDK client of `era` over Streamable HTTP straight to the gateway: the floor. */
+export async function connectDirect(url: string, headers: Record<string, string>, timeoutMs: number, era: ClientEra = '2025'): Promise<Connection> {
+  const client = httpSession(era, url, headers, quietFetch);
   const t0 = performance.now();
-  await withTimeout(client.connect(transport), timeoutMs, 'direct connect');
+  await withTimeout(client.connect(), timeoutMs, 'direct connect');
   const connectMs = performance.now() - t0;
   return {
     mode: 'direct',
-    client,
+    era,
+    callTool: (params, ms) => client.callTool(params, ms),
     connectMs,
     failure: () => undefined,
     async close() {
-      await transport.terminateSession().catch(() => undefined);
+      await client.terminateSession().catch(() => undefined);
       await client.close();
     },
   };
@@ -68,21 +68,19 @@ const quietFetch: typeof fetch = (input, init) => {
   return fetch(input, init);
 };
 
-/** The built CLI spawned as a child, driven by an SDK client over stdio. */
-export async function connectBridge(url: string, launch: BridgeLaunch, timeoutMs: number): Promise<Connection> {
+/** The built CLI spawned as a child, driven by an SDK client of `era` over stdio. */
+export async function connectBridge(url: string, launch: BridgeLaunch, timeoutMs: number, era: ClientEra = '2025'): Promise<Connection> {
   const env = { ...proxyFreeEnv(), ...launch.env };
-  const transport = new StdioClientTransport({
+  const client = stdioSession(era, {
     command: process.execPath,
     args: [...launch.nodeArgs, launch.binPath, url, ...launch.bridgeArgs],
     env,
-    stderr: 'pipe',
     maxBufferSize: STDIO_MAX_LINE_BYTES,
   });
   let stderrTail = '';
-  transport.stderr?.on('data', (chunk: Buffer | string) => {
+  client.stderr?.on('data', (chunk: Buffer | string) => {
     stderrTail = (stderrTail + chunk.toString()).slice(-STDERR_TAIL_CHARS);
   });
-  const client = new Client(CLIENT_INFO);
   let closing = false;
   let failure: string | undefined;
   client.onclose = () => {
@@ -92,17 +90,17 @@ export async function connectBridge(url: string, launch: BridgeLaunch, timeoutMs
 
   const t0 = performance.now();
   try {
-    await withTimeout(client.connect(transport), timeoutMs, 'bridge start');
+    await withTimeout(client.connect(), timeoutMs, 'bridge start');
   } catch (err) {
     closing = true;
-    await transport.close().catch(() => undefined);
+    await client.close().catch(() => undefined);
     throw new Error(`${(err as Error).message}${tail()}`);
   }
   const connectMs = performance.now() - t0;
-  const pid = transport.pid ?? undefined;
+  const pid = client.pid;
   // The transport hides the exit code; reach for its child (private field, guarded) to tell a clean
   // exit on stdin EOF from a crash.
-  const child = (transport as unknown as { _process?: ChildProcess })._process;
+  const child = client.child as ChildProcess | undefined;
   let exitCode: number | null | undefined;
   let exitSignal: NodeJS.Signals | null | undefined;
   child?.once('exit', (code, signal) => {
@@ -111,7 +109,8 @@ export async function connectBridge(url: string, launch: BridgeLaunch, timeoutMs
   });
   return {
     mode: 'bridge',
-    client,
+    era,
+    callTool: (params, ms) => client.callTool(params, ms),
     connectMs,
     pid,
     failure: () => failure,

@@ -87,7 +87,7 @@ export async function runDpopPhase(base: Omit<PhaseContext, 'gateway'>): Promise
       base.progress(`dpop vs bearer repetition ${rep + 1}/${base.opts.reps}`);
       const [first, second] = rep % 2 === 0 ? (['bearer', 'dpop'] as const) : (['dpop', 'bearer'] as const);
       await withPair({ ctx: contexts[first], mode: 'bridge' }, { ctx: contexts[second], mode: 'bridge' }, `dpop vs bearer repetition ${rep + 1}`, async (a, b) => {
-        const calls = [a, b].map((conn) => echoCall(conn.client, ECHO_TEXT));
+        const calls = [a, b].map((conn) => echoCall(conn, ECHO_TEXT));
         for (const call of calls) await warmUp(call, counts.echoWarmup, base.deadline);
         const from = Date.now();
         const [sa, sb] = await interleaved(calls[0]!, calls[1]!, counts.tokenEchoSequential, base.deadline);

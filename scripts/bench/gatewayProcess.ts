@@ -4,14 +4,22 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { withTimeout } from './deadline.js';
 import { READY_FD } from './readyPipe.js';
+import type { ClientEra } from './sdkClients.js';
 
 /**
  * The gateways the bench measures against: `lab` (our lab gateway: SDK v1 McpServer behind our own
  * node:http wiring), `v2` (the SDK's v2 server, `createMcpHandler`), `example` (the SDK's example
- * server `simpleStreamableHttp`, run unchanged but for one added tool).
+ * server `simpleStreamableHttp`, run unchanged but for one added tool), each with the 2025 SDK
+ * client on the IDE side and as the direct client; and `v2-2026`, the same v2 server with the SDK
+ * v2 client pinned to 2026-07-28 on both sides instead: the 2026 era end to end.
  */
-export const GATEWAY_KINDS = ['lab', 'v2', 'example'] as const;
+export const GATEWAY_KINDS = ['lab', 'v2', 'v2-2026', 'example'] as const;
 export type GatewayKind = (typeof GATEWAY_KINDS)[number];
+
+/** The era of the SDK client used against a gateway kind, direct and through the bridge. */
+export function clientEraOf(kind: GatewayKind): ClientEra {
+  return kind === 'v2-2026' ? '2026' : '2025';
+}
 
 /** A gateway running in a child process. */
 export interface GatewayProcess {
@@ -35,6 +43,7 @@ export interface GatewayProcessOptions {
 const CHILDREN: Record<GatewayKind, string> = {
   lab: fileURLToPath(new URL('./gatewayChild.js', import.meta.url)),
   v2: fileURLToPath(new URL('./v2GatewayChild.js', import.meta.url)),
+  'v2-2026': fileURLToPath(new URL('./v2GatewayChild.js', import.meta.url)),
   example: fileURLToPath(new URL('./exampleGatewayChild.js', import.meta.url)),
 };
 

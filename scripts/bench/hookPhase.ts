@@ -29,7 +29,7 @@ export async function runHookPhase(base: PhaseContext): Promise<HookResults> {
   for (let rep = 0; rep < base.opts.reps && !base.deadline.expired; rep++) {
     const [first, second] = rep % 2 === 0 ? [base, hooked] : [hooked, base];
     await withPair({ ctx: first, mode: 'bridge' }, { ctx: second, mode: 'bridge' }, `hook repetition ${rep + 1}`, async (a, b) => {
-      const calls = [a, b].map((conn) => echoCall(conn.client, ECHO_TEXT, ECHO_TOOLS[base.gateway.kind]));
+      const calls = [a, b].map((conn) => echoCall(conn, ECHO_TEXT, ECHO_TOOLS[base.gateway.kind]));
       for (const call of calls) await warmUp(call, counts.echoWarmup, base.deadline);
       const [sa, sb] = await interleaved(calls[0]!, calls[1]!, counts.tokenEchoSequential, base.deadline);
       const [plain, hook] = first === base ? [sa, sb] : [sb, sa];

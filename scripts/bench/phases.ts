@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { blobText } from '../lab/gateway.js';
 import { connectBridge, connectDirect, type BridgeLaunch, type Connection, type Mode } from './connections.js';
 import { withTimeout, type Deadline } from './deadline.js';
-import type { GatewayProcess } from './gatewayProcess.js';
+import { clientEraOf, type GatewayProcess } from './gatewayProcess.js';
 import type { BenchOptions } from './options.js';
 import { MiB, readCpuMs, readMemory } from './procStatus.js';
 import { percentile } from './stats.js';
@@ -61,8 +61,8 @@ const ECHO_TEXT = 'hello from the keybridge bench';
 /** Open a connection of the given mode. */
 function open(ctx: PhaseContext, mode: Mode): Promise<Connection> {
   return mode === 'direct'
-    ? connectDirect(ctx.gateway.url, ctx.directHeaders, CONNECT_TIMEOUT_MS)
-    : connectBridge(ctx.gateway.url, ctx.launch, CONNECT_TIMEOUT_MS);
+    ? connectDirect(ctx.gateway.url, ctx.directHeaders, CONNECT_TIMEOUT_MS, clientEraOf(ctx.gateway.kind))
+    : connectBridge(ctx.gateway.url, ctx.launch, CONNECT_TIMEOUT_MS, clientEraOf(ctx.gateway.kind));
 }
 
 /** Run `body` on a fresh connection, always closing it; a failure is recorded, not thrown. */
@@ -148,7 +148,7 @@ export async function runMainRep(ctx: PhaseContext, rep: number, out: RawResults
     if (phases.has('echo')) {
       for (const [mode, conn] of both) {
         if (ctx.deadline.expired) return;
-        const call = echoCall(conn.client, ECHO_TEXT, ECHO_TOOLS[ctx.gateway.kind]);
+        const call = echoCall(conn, ECHO_TEXT, ECHO_TOOLS[ctx.gateway.kind]);
         await warmUp(call, counts.echoWarmup, ctx.deadline);
         out.echo[mode].push(await workload(ctx, conn, call, counts.echoSequential, counts.echoConcurrent));
       }
@@ -156,7 +156,7 @@ export async function runMainRep(ctx: PhaseContext, rep: number, out: RawResults
     if (phases.has('blob')) {
       for (const [mode, conn] of both) {
         if (ctx.deadline.expired) return;
-        const call = blobCall(conn.client, blob);
+        const call = blobCall(conn, blob);
         await warmUp(call, counts.blobWarmup, ctx.deadline);
         out.blob[mode].push(await workload(ctx, conn, call, counts.blobSequential, counts.blobConcurrent));
       }
@@ -199,10 +199,10 @@ export async function runRssRep(ctx: PhaseContext, rep: number, out: RawResults)
   const { counts } = ctx.opts;
   await withConnection(ctx, 'bridge', `RSS repetition ${rep + 1}`, async (conn) => {
     const pid = conn.pid!;
-    await echoCall(conn.client, ECHO_TEXT, ECHO_TOOLS[ctx.gateway.kind])();
+    await echoCall(conn, ECHO_TEXT, ECHO_TOOLS[ctx.gateway.kind])();
     const idle = await readMemory(pid);
     const sampler = rssSampler(pid);
-    const burst = await concurrent(blobCall(conn.client, blobText(counts.blobBytes)), counts.burstCalls, counts.inFlight, ctx.deadline);
+    const burst = await concurrent(blobCall(conn, blobText(counts.blobBytes)), counts.burstCalls, counts.inFlight, ctx.deadline);
     const sampledMax = await sampler.stop();
     const after = await readMemory(pid);
     out.rss.idleRssMiB.push(idle.rssBytes / MiB);
@@ -239,11 +239,11 @@ export async function runBigRep(ctx: PhaseContext, rep: number, out: RawResults)
   const expected = blobText(ctx.opts.counts.bigBytes);
   await withConnection(ctx, 'bridge', `10 MiB repetition ${rep + 1}`, async (conn) => {
     const pid = conn.pid!;
-    await echoCall(conn.client, ECHO_TEXT, ECHO_TOOLS[ctx.gateway.kind])();
+    await echoCall(conn, ECHO_TEXT, ECHO_TOOLS[ctx.gateway.kind])();
     const idle = await readMemory(pid);
     const t0 = performance.now();
     out.big.bridgeIntact.push(false);
-    await blobCall(conn.client, expected)();
+    await blobCall(conn, expected)();
     out.big.bridgeIntact[out.big.bridgeIntact.length - 1] = true;
     out.big.bridgeMs.push(performance.now() - t0);
     const peak = await readMemory(pid);
@@ -253,7 +253,7 @@ export async function runBigRep(ctx: PhaseContext, rep: number, out: RawResults)
   await withConnection(ctx, 'direct', `10 MiB repetition ${rep + 1}`, async (conn) => {
     const t0 = performance.now();
     out.big.directIntact.push(false);
-    await blobCall(conn.client, expected)();
+    await blobCall(conn, expected)();
     out.big.directIntact[out.big.directIntact.length - 1] = true;
     out.big.directMs.push(performance.now() - t0);
   });

@@ -43,7 +43,7 @@ export async function runTokenPhase(base: Omit<PhaseContext, 'gateway'>): Promis
       for (const mode of order) {
         await withConnection(ctx, mode, `static token repetition ${rep + 1}`, async (conn) => {
           if (mode === 'bridge') out.bridgeStartMs.push(conn.connectMs);
-          const call = echoCall(conn.client, ECHO_TEXT);
+          const call = echoCall(conn, ECHO_TEXT);
           await warmUp(call, counts.echoWarmup, ctx.deadline);
           const seq = await sequential(call, counts.tokenEchoSequential, ctx.deadline);
           out.echo[mode].push({ p50Ms: percentile(seq.latenciesMs, 0.5), p99Ms: percentile(seq.latenciesMs, 0.99) });

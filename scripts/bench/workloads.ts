@@ -1,4 +1,4 @@
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Connection } from './connections.js';
 import type { Deadline } from './deadline.js';
 import type { GatewayKind } from './gatewayProcess.js';
 
@@ -17,27 +17,33 @@ export interface EchoTool {
   answer(text: string): string;
 }
 
+const ECHO: EchoTool = { name: 'echo', argument: 'text', answer: (t) => t };
+
 /** Per gateway: the lab and v2 gateways have `echo`; the SDK example has `greet` ("Hello, NAME!"). */
 export const ECHO_TOOLS: Record<GatewayKind, EchoTool> = {
-  lab: { name: 'echo', argument: 'text', answer: (t) => t },
-  v2: { name: 'echo', argument: 'text', answer: (t) => t },
+  lab: ECHO,
+  v2: ECHO,
+  'v2-2026': ECHO,
   example: { name: 'greet', argument: 'name', answer: (t) => `Hello, ${t}!` },
 };
 
+/** What a call needs of a connection: its client's tools/call. */
+type Caller = Pick<Connection, 'callTool'>;
+
 /** A call to the echo tool that checks the answer is exactly what the tool makes of the text. */
-export function echoCall(client: Client, text: string, tool: EchoTool = ECHO_TOOLS.lab): Call {
+export function echoCall(conn: Caller, text: string, tool: EchoTool = ECHO_TOOLS.lab): Call {
   const expected = tool.answer(text);
   return async () => {
-    const result = await client.callTool({ name: tool.name, arguments: { [tool.argument]: text } }, undefined, { timeout: CALL_TIMEOUT_MS });
+    const result = await conn.callTool({ name: tool.name, arguments: { [tool.argument]: text } }, CALL_TIMEOUT_MS);
     const got = firstText(result);
     if (got !== expected) throw new IntegrityError(`${tool.name} answered ${JSON.stringify(got?.slice(0, 80))} instead of ${JSON.stringify(expected)}`);
   };
 }
 
 /** A call to `blob` that checks the length and the content against the gateway's pattern. */
-export function blobCall(client: Client, expected: string): Call {
+export function blobCall(conn: Caller, expected: string): Call {
   return async () => {
-    const result = await client.callTool({ name: 'blob', arguments: { bytes: expected.length } }, undefined, { timeout: CALL_TIMEOUT_MS });
+    const result = await conn.callTool({ name: 'blob', arguments: { bytes: expected.length } }, CALL_TIMEOUT_MS);
     const got = firstText(result);
     if (got === undefined) throw new IntegrityError('blob answered without text content');
     if (got.length !== expected.length) throw new IntegrityError(`blob answered ${got.length} characters instead of ${expected.length}`);

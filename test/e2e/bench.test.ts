@@ -62,7 +62,7 @@ describe('npm run bench (smoke)', () => {
   // A smoke test: it proves the bench runs against every gateway and reports every figure. It never
   // judges a figure or a target (the machine is shared; the figures go in closing notes).
   it(
-    'completes against the lab, SDK v2 and SDK example gateways, with a finite positive number for every figure, the 10 MiB blob intact',
+    'completes against the lab, SDK v2 (2025 and 2026-07-28 clients) and SDK example gateways, with a finite positive number for every figure, the 10 MiB blob intact',
     async () => {
       const { code, stdout, stderr } = await runSmokeBench();
       expect(code, stderr.slice(-4_000)).toBe(0);
@@ -70,7 +70,7 @@ describe('npm run bench (smoke)', () => {
       expect(report.failures).toEqual([]);
       expect(report.completed).toBe(true);
       expect(report.truncated).toBe(false);
-      expect(report.gateways.map((g) => g.kind)).toEqual(['lab', 'v2', 'example']);
+      expect(report.gateways.map((g) => g.kind)).toEqual(['lab', 'v2', 'v2-2026', 'example']);
 
       const bad: string[] = [];
       const checkFigures = (where: string, figures: FigureJson[], required: string[]): void => {
