@@ -34,6 +34,13 @@ export const MAX_DEPTH = 1 << 20;
 const NO_MATCH = '\uffff';
 
 const SIMPLE_ESCAPES: Record<number, string> = { 0x22: '"', 0x5c: '\\', 0x2f: '/', 0x62: '\b', 0x66: '\f', 0x6e: '\n', 0x72: '\r', 0x74: '\t' };
+/**
+ * Per byte after a backslash: the length of the whole escape (2 for a simple one, 6 for \uXXXX),
+ * 0 when that byte starts none (invalid JSON, which the states below reject).
+ */
+const ESCAPE_LENGTH = new Uint8Array(256);
+for (const b of Object.keys(SIMPLE_ESCAPES)) ESCAPE_LENGTH[Number(b)] = 2;
+ESCAPE_LENGTH[0x75] = 6;
 
 const enum S {
   Start, // before the opening brace
@@ -68,7 +75,7 @@ export class EnvelopeScanner {
   /** Open containers, innermost last: 1 for an object, 0 for an array. */
   private stack = new Uint8Array(64);
   private depth = 0;
-  private readonly words: WordView = { start: 0 };
+  private readonly words: WordView = { start: 0, quote: -1, backslash: -1 };
   /** The string being read is an object key (not a value). */
   private strIsKey = false;
   /** The string being read is a top-level key (decoded into key). */
@@ -111,8 +118,16 @@ export class EnvelopeScanner {
             i++;
             break;
           }
-          // The hot loop: plain string bytes.
-          const k = plainRunEnd(buf, i, this.words);
+          // The hot loop: plain string bytes, and the escapes among them checked in place (a text
+          // with a line break or quote every few bytes costs a few steps per escape, not a trip
+          // through the state machine). An escape cut by the piece's end goes by the states below.
+          let k = plainRunEnd(buf, i, this.words);
+          while (k < n && buf[k] === BACKSLASH) {
+            const e = k + 1 < n ? ESCAPE_LENGTH[buf[k + 1]!]! : 0;
+            if (e === 0 || k + e > n) break;
+            if (e === 6 && !(hexValue(buf[k + 2]!) >= 0 && hexValue(buf[k + 3]!) >= 0 && hexValue(buf[k + 4]!) >= 0 && hexValue(buf[k + 5]!) >= 0)) return this.fail();
+            k = plainRunEnd(buf, k + e, this.words);
+          }
           if (k === n) {
             i = n;
             break;

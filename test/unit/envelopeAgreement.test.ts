@@ -166,6 +166,55 @@ describe('the envelope scanner agrees with JSON.parse or says it cannot', () => 
     }
   });
 
+  it('finds a stop anywhere in a run long enough for the native search, at every alignment', () => {
+    // Past ~1 KiB a run is searched with Buffer#indexOf for quotes and backslashes and by words
+    // for control characters: stops around that point and far past it.
+    const positions = [0, 1, 5, 17, 63, 64, 65, ...Array.from({ length: 24 }, (_, i) => 1016 + i), 1500, 4093, 9000];
+    for (let offset = 0; offset < 4; offset++) {
+      for (const at of positions) {
+        for (const [stop, valid] of [['\u0001', false], ['\u001f', false], ['\\n', true], ['\\"', true], ['\\\\', true], ['\\u00e9', true], ['\u00e9', true], ['\u007f', true]] as const) {
+          const text = `{"result":"${'a'.repeat(at)}${stop}${'b'.repeat(2100)}","id":${at}}`;
+          const backing = Buffer.alloc(offset + Buffer.byteLength(text));
+          backing.write(text, offset);
+          const sc = new EnvelopeScanner();
+          sc.push(backing.subarray(offset));
+          expect(sc.finish(), `${JSON.stringify(stop)} after ${at} bytes, at offset ${offset}`).toEqual(valid ? { hasMethod: false, hasId: true, id: at } : undefined);
+        }
+      }
+    }
+  });
+
+  it('checks the escapes among string bytes in place and across the end of a piece, split at every byte', () => {
+    // Escapes of every kind between runs short, medium and long (past the native search's start).
+    const runs = ['x', 'ab', 'q'.repeat(40), 'r'.repeat(1100), 's'.repeat(3), 't'.repeat(2000), 'u'];
+    const escapes = ['\\n', '\\"', '\\\\', '\\/', '\\b', '\\f', '\\r', '\\t', '\\u0041', '\\u00e9', '\\uD83D\\uDE00'];
+    let body = '';
+    for (let i = 0; i < 3 * escapes.length; i++) body += runs[i % runs.length]! + escapes[i % escapes.length]!;
+    const good = `{"id":3,"result":{"text":"${body}"}}`;
+    expect(JSON.parse(good)).toBeTruthy();
+    const bad = [`{"id":3,"result":"${body}\\x"}`, `{"id":3,"result":"${body}\\u12g4"}`, `{"id":3,"result":"${body}\u0002"}`];
+    for (const b of bad) expect(() => JSON.parse(b)).toThrow();
+    const inTwo = (text: string, at: number): Envelope | undefined => {
+      const bytes = Buffer.from(text);
+      const sc = new EnvelopeScanner();
+      sc.push(bytes.subarray(0, at));
+      sc.push(bytes.subarray(at));
+      return sc.finish();
+    };
+    const goodLength = Buffer.byteLength(good);
+    for (let at = 0; at <= goodLength; at++) {
+      const got = inTwo(good, at);
+      if (got?.id !== 3) expect(got, `good, split at ${at}`).toEqual({ hasMethod: false, hasId: true, id: 3 });
+    }
+    for (const b of bad) {
+      // Split around the bad escape at its end, and at a few places before it.
+      const length = Buffer.byteLength(b);
+      for (const at of [0, 1, 700, 1500, length - 12, length - 9, length - 8, length - 7, length - 6, length - 5, length - 4, length - 3, length - 2, length - 1]) {
+        expect(inTwo(b, at), `${b.slice(-12)}, split at ${at}`).toBeUndefined();
+      }
+    }
+  });
+
   it('decodes escaped keys and takes the last duplicate, as JSON.parse does', () => {
     const scan = (s: string) => {
       const sc = new EnvelopeScanner();
