@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { blobText } from '../lab/gateway.js';
 import { connectBridge, connectDirect, type BridgeLaunch, type Connection, type Mode } from './connections.js';
 import { withTimeout, type Deadline } from './deadline.js';
@@ -39,6 +40,8 @@ export interface RawResults {
   start: { nodeMs: number[]; bridgeMs: number[]; directConnectMs: number[] };
   echo: Record<Mode, WorkloadRep[]>;
   blob: Record<Mode, WorkloadRep[]>;
+  /** The 1 MiB workload through the floor relay (floorRelay.ts) in the bridge's place. */
+  floorBlob: WorkloadRep[];
   rss: { idleRssMiB: number[]; idleHwmMiB: number[]; burstHwmMiB: number[]; burstSampledMaxMiB: number[]; burstCps: number[] };
   big: { bridgeIntact: boolean[]; directIntact: boolean[]; idleRssMiB: number[]; peakHwmMiB: number[]; bridgeMs: number[]; directMs: number[] };
 }
@@ -48,6 +51,7 @@ export function emptyResults(): RawResults {
     start: { nodeMs: [], bridgeMs: [], directConnectMs: [] },
     echo: { direct: [], bridge: [] },
     blob: { direct: [], bridge: [] },
+    floorBlob: [],
     rss: { idleRssMiB: [], idleHwmMiB: [], burstHwmMiB: [], burstSampledMaxMiB: [], burstCps: [] },
     big: { bridgeIntact: [], directIntact: [], idleRssMiB: [], peakHwmMiB: [], bridgeMs: [], directMs: [] },
   };
@@ -137,6 +141,8 @@ export async function runMainRep(ctx: PhaseContext, rep: number, out: RawResults
   const [first, second]: Mode[] = rep % 2 === 0 ? ['direct', 'bridge'] : ['bridge', 'direct'];
   const blob = blobText(counts.blobBytes);
   if (ctx.deadline.expired) return;
+  // The floor relay's run goes before the pair on odd repetitions and after it on even ones.
+  if (phases.has('blob') && rep % 2 === 1) await runFloorBlob(ctx, rep, blob, out);
   await withPair({ ctx, mode: first }, { ctx, mode: second }, `repetition ${rep + 1}`, async (a, b) => {
     const both: [Mode, Connection][] = [
       [first, a],
@@ -161,6 +167,23 @@ export async function runMainRep(ctx: PhaseContext, rep: number, out: RawResults
         out.blob[mode].push(await workload(ctx, conn, call, counts.blobSequential, counts.blobConcurrent));
       }
     }
+  });
+  if (phases.has('blob') && rep % 2 === 0) await runFloorBlob(ctx, rep, blob, out);
+}
+
+const FLOOR_RELAY = fileURLToPath(new URL('./floorRelay.js', import.meta.url));
+
+/**
+ * The 1 MiB workload with the floor relay spawned in the bridge's place by the same client: what
+ * a relay that only copies bytes costs on this machine, beside what the bridge costs.
+ */
+async function runFloorBlob(ctx: PhaseContext, rep: number, blob: string, out: RawResults): Promise<void> {
+  if (ctx.deadline.expired) return;
+  const floorCtx: PhaseContext = { ...ctx, launch: { binPath: FLOOR_RELAY, nodeArgs: [], bridgeArgs: [], env: {} } };
+  await withConnection(floorCtx, 'bridge', `floor relay, repetition ${rep + 1}`, async (conn) => {
+    const call = blobCall(conn, blob);
+    await warmUp(call, ctx.opts.counts.blobWarmup, ctx.deadline);
+    out.floorBlob.push(await workload(ctx, conn, call, ctx.opts.counts.blobSequential, ctx.opts.counts.blobConcurrent));
   });
 }
 

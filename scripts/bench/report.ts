@@ -70,6 +70,16 @@ export function buildFigures(raw: RawResults, counts: Counts): Figure[] {
     figs.push(pair('blob_seq_cps', `${blobName} blob sequential`, 'calls/s', vals(blob.direct, (r) => r.sequentialCps), vals(blob.bridge, (r) => r.sequentialCps), '≥ 90% of direct', (d, b) => b / d >= 0.9));
     figs.push(pair('blob_conc_cps', `${blobName} blob ${counts.inFlight} in flight`, 'calls/s', vals(blob.direct, (r) => r.concurrentCps), vals(blob.bridge, (r) => r.concurrentCps), '≥ 90% of direct', (d, b) => b / d >= 0.9));
     figs.push(bridgeOnly('blob_bridge_cpu_us', `bridge CPU per ${blobName} call`, 'µs', vals(blob.bridge, (r) => r.bridgeCpuUsPerCall)));
+    figs.push(pair('blob_driver_cpu_us', `client (driver) CPU per ${blobName} call`, 'µs', vals(blob.direct, (r) => r.driverCpuUsPerCall), vals(blob.bridge, (r) => r.driverCpuUsPerCall)));
+    figs.push(pair('blob_gateway_cpu_us', `gateway CPU per ${blobName} call`, 'µs', vals(blob.direct, (r) => r.gatewayCpuUsPerCall), vals(blob.bridge, (r) => r.gatewayCpuUsPerCall)));
+  }
+  if (raw.floorBlob.length > 0) {
+    // The floor relay in the bridge column: for reading the bridge's figures against, never judged.
+    const floor = (key: string, label: string, unit: string, pick: Pick): Figure => pair(key, `floor relay (copies bytes, checks nothing): ${label}`, unit, vals(blob.direct, pick), vals(raw.floorBlob, pick));
+    figs.push(floor('floor_blob_p50_ms', `${blobName} blob latency p50`, 'ms', (r) => r.p50Ms));
+    figs.push(floor('floor_blob_seq_cps', `${blobName} blob sequential`, 'calls/s', (r) => r.sequentialCps));
+    figs.push(floor('floor_blob_conc_cps', `${blobName} blob ${counts.inFlight} in flight`, 'calls/s', (r) => r.concurrentCps));
+    figs.push(bridgeOnly('floor_blob_cpu_us', `floor relay CPU per ${blobName} call`, 'µs', vals(raw.floorBlob, (r) => r.bridgeCpuUsPerCall)));
   }
   if (rss.idleHwmMiB.length > 0) {
     figs.push(bridgeOnly('rss_idle_mib', 'bridge peak RSS after start + 1 call', 'MiB', rss.idleHwmMiB, '≤ 48 MiB', (b) => b <= 48));

@@ -53,7 +53,7 @@ function runSmokeBench(): Promise<{ code: number | null; stdout: string; stderr:
 const finitePositive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
 /** Every figure the report must carry, per gateway and once for the run. */
-const PER_GATEWAY = ['start_ms', 'echo_p50_ms', 'echo_seq_cps', 'echo_conc_cps', 'blob_p50_ms', 'blob_seq_cps', 'blob_conc_cps', 'rss_idle_mib', 'rss_burst_mib', 'big_peak_mib'];
+const PER_GATEWAY = ['start_ms', 'echo_p50_ms', 'echo_seq_cps', 'echo_conc_cps', 'blob_p50_ms', 'blob_seq_cps', 'blob_conc_cps', 'floor_blob_p50_ms', 'floor_blob_seq_cps', 'floor_blob_conc_cps', 'rss_idle_mib', 'rss_burst_mib', 'big_peak_mib'];
 const SHARED = ['auth_start_file_ms', 'token_echo_p50_ms', 'hook_echo_p50_ms', 'dpop_echo_p50_ms', 'dpop_headers_us', 'dpop_outside_ms'];
 /** Figures whose values are differences (either sign): they must be finite, not positive. */
 const SIGNED = new Set(['dpop_outside_ms']);
