@@ -39,7 +39,7 @@ export interface GatewayRecord {
   cancellations: { requestId: unknown; reason?: string }[];
   deletedSessions: string[];
   /** Every JSON-RPC message POSTed to the MCP path (batch items one by one), as it arrived; `fault` when an injected fault answered it. */
-  rpc: { method?: string; id?: unknown; sessionId?: string; fault?: number }[];
+  rpc: { method?: string; id?: unknown; sessionId?: string; protocolVersion?: string; fault?: number }[];
   /** Sessions dropped by expireSessions() (the client was not told). */
   expiredSessions: string[];
 }
@@ -203,7 +203,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
   const noteAndMaybeFault = (req: IncomingMessage, res: ServerResponse, body: unknown): boolean => {
     const messages = (Array.isArray(body) ? body : [body]).map((m) => {
       const o = (m && typeof m === 'object' ? m : {}) as { method?: unknown; id?: unknown };
-      return { method: typeof o.method === 'string' ? o.method : undefined, id: o.id, sessionId: header(req, 'mcp-session-id') } as GatewayRecord['rpc'][number];
+      const entry = { method: typeof o.method === 'string' ? o.method : undefined, id: o.id, sessionId: header(req, 'mcp-session-id'), protocolVersion: header(req, 'mcp-protocol-version') };
+      return entry as GatewayRecord['rpc'][number];
     });
     const at = faults.findIndex((f) => f.method === undefined || messages.some((m) => m.method === f.method));
     const fault = at === -1 ? undefined : faults.splice(at, 1)[0];

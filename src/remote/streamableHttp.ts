@@ -10,6 +10,7 @@ import { challengeOf, type RequestTarget } from './remoteAuth.js';
 import type { Outgoing, RemoteTransport, TransportContext } from './remoteTransport.js';
 import type { LargeDataHandler } from './sseStream.js';
 import { ServerStream } from './serverStream.js';
+import { SessionHandshake } from './sessionHandshake.js';
 import { largeEventsTo } from './largeEvents.js';
 import { readAnswerStream } from './answerStream.js';
 import { readJsonBody } from './jsonBodyReader.js';
@@ -43,9 +44,7 @@ const MAX_SESSION_RETRIES = 2;
 export class StreamableHttpTransport implements RemoteTransport {
   readonly kind = 'streamable-http' as const;
   private sessionId?: string;
-  private protocolVersion?: string;
-  private initializeRaw?: string;
-  private initializedRaw?: string;
+  private readonly handshake = new SessionHandshake();
   private reinitializing?: Promise<void>;
   /** A re-creation of the session started and has not succeeded yet. */
   private sessionLost = false;
@@ -76,7 +75,7 @@ export class StreamableHttpTransport implements RemoteTransport {
         return transport.reinitializing;
       },
       get canReinitialize() {
-        return transport.initializeRaw !== undefined;
+        return transport.handshake.initializeRaw !== undefined;
       },
       reinitialize: () => this.reinitialize(),
       get: (lastEventId) => this.exchange('GET', undefined, lastEventId ? { 'last-event-id': lastEventId } : undefined),
@@ -93,10 +92,8 @@ export class StreamableHttpTransport implements RemoteTransport {
     const { msg } = out;
     const isRequest = msg.method !== undefined && msg.id !== undefined;
     if (msg.method === 'initialize' && isRequest) {
-      this.initializeRaw = out.raw;
+      this.handshake.begin(out.raw);
       this.sessionId = undefined;
-      this.protocolVersion = undefined;
-      this.pendingInitId = undefined;
       this.initializing = this.post(out.raw, msg.id as JsonRpcId, { allowReinit: false, legacyProbe: true });
       try {
         await this.initializing;
@@ -132,7 +129,7 @@ export class StreamableHttpTransport implements RemoteTransport {
     void gate.then(() => {
       if (this.getStreamGate === gate) this.getStreamGate = undefined;
     });
-    this.initializedRaw = out.raw;
+    this.handshake.initializedRaw = out.raw;
     try {
       await this.post(out.raw, undefined, { allowReinit: true, signal: out.signal, idempotent: isIdempotentMethod(out.msg.method), whole: out.wholeAnswer });
     } catch (err) {
@@ -245,7 +242,7 @@ export class StreamableHttpTransport implements RemoteTransport {
       }
       this.confirmed = true;
       // The server stream stops on a 401/403 or a lost session; any later success brings it back.
-      if (this.initializedRaw && !this.sessionLost) void this.serverStream.start();
+      if (this.handshake.initializedRaw && !this.sessionLost) void this.serverStream.start();
       const sid = headerValue(res.headers['mcp-session-id']);
       if (sid && !this.sessionId) this.sessionId = sid;
       if (requestId === undefined || res.status === 202) {
@@ -265,7 +262,7 @@ export class StreamableHttpTransport implements RemoteTransport {
         const body = await readJsonBody(res.body, {
           limits: this.limits,
           streamAboveBytes: SMALL_MESSAGE_BYTES,
-          open: swallow || opts.whole || this.isInitialize(requestId) ? undefined : this.openStreamedMessage(),
+          open: swallow || opts.whole || this.handshake.isInitialize(requestId) ? undefined : this.openStreamedMessage(),
         });
         if ('whole' in body) await this.onJsonAnswer(body.whole, requestId, swallow);
         else if (!body.streamed || body.streamed.hasMethod || body.streamed.id !== requestId) {
@@ -305,7 +302,7 @@ export class StreamableHttpTransport implements RemoteTransport {
   private async headers(method: RequestTarget['method'], extra: Record<string, string> | undefined, signal: AbortSignal): Promise<Record<string, string>> {
     const h: Record<string, string> = { ...this.ctx.headers, ...extra };
     if (this.sessionId) h['mcp-session-id'] = this.sessionId;
-    if (this.protocolVersion) h['mcp-protocol-version'] = this.protocolVersion;
+    if (this.handshake.protocolVersion) h['mcp-protocol-version'] = this.handshake.protocolVersion;
     // Authorization, and a DPoP proof for exactly this method and URL when the tokens are bound.
     if (this.ctx.auth) Object.assign(h, await this.ctx.auth.requestHeaders({ method, url: this.ctx.url }, signal));
     return h;
@@ -313,8 +310,8 @@ export class StreamableHttpTransport implements RemoteTransport {
 
   /** A single JSON answer to a POSTed request, forwarded as the bytes received when they are one line. */
   private async onJsonAnswer(body: Buffer, requestId: JsonRpcId, swallow: boolean): Promise<void> {
-    const isInit = swallow || this.isInitialize(requestId);
-    if (isInit) this.noteInitializeResult(body);
+    const isInit = swallow || this.handshake.isInitialize(requestId);
+    if (isInit) this.handshake.noteResult(body);
     if (swallow) return;
     const prepared = prepareMessage(body);
     // A JSON body is the answer to this request and nothing else: anything but its answer is refused,
@@ -327,38 +324,15 @@ export class StreamableHttpTransport implements RemoteTransport {
     await this.ctx.deliver(prepared.bytes, prepared.msg as JsonRpcMessage | undefined);
   }
 
-  private pendingInitId?: JsonRpcId;
-  private isInitialize(requestId: JsonRpcId): boolean {
-    if (!this.initializeRaw || this.protocolVersion) return false;
-    if (this.pendingInitId === undefined) {
-      try {
-        this.pendingInitId = (JSON.parse(this.initializeRaw) as JsonRpcMessage).id as JsonRpcId;
-      } catch {
-        return false;
-      }
-    }
-    return this.pendingInitId === requestId;
-  }
-
-  private noteInitializeResult(data: Buffer): void {
-    try {
-      const parsed = JSON.parse(data.toString('utf8')) as JsonRpcMessage;
-      const version = (parsed.result as { protocolVersion?: unknown } | undefined)?.protocolVersion;
-      if (typeof version === 'string') this.protocolVersion = version;
-    } catch {
-      // Not our business to validate; the IDE will see the answer as it is.
-    }
-  }
-
   /** Deliver SSE events until the response to requestId arrives, resuming with Last-Event-ID if the stream drops. */
   private readResponseStream(first: HttpResponse, requestId: JsonRpcId, swallow: boolean, signal: AbortSignal, whole = false): Promise<void> {
-    const initialize = swallow || this.isInitialize(requestId);
+    const initialize = swallow || this.handshake.isInitialize(requestId);
     return readAnswerStream(first, {
       ctx: this.ctx,
       requestId,
       signal,
       swallow,
-      onAnswer: initialize ? (data) => this.noteInitializeResult(data) : undefined,
+      onAnswer: initialize ? (data) => this.handshake.noteResult(data) : undefined,
       large: initialize || whole ? undefined : this.largeMessages((env) => !env.hasMethod && env.id === requestId),
       limits: this.limits,
       resume: (lastEventId) => this.exchange('GET', undefined, { 'last-event-id': lastEventId }, signal),
@@ -386,16 +360,18 @@ export class StreamableHttpTransport implements RemoteTransport {
   private reinitialize(): Promise<void> {
     if (!this.reinitializing) {
       this.reinitializing = (async () => {
-        if (!this.initializeRaw) throw new RemoteUnavailableError('the gateway session expired before initialize', { code: 'session_expired' });
+        const { initializeRaw } = this.handshake;
+        if (!initializeRaw) throw new RemoteUnavailableError('the gateway session expired before initialize', { code: 'session_expired' });
         this.ctx.log.info('the gateway session expired; starting a new one');
         // Until the replay succeeds, the session is lost: the next request re-creates it first
         // (a failed replay must not leave every later request without a session).
         this.sessionLost = true;
         this.sessionId = undefined;
-        this.protocolVersion = undefined;
-        const initId = (JSON.parse(this.initializeRaw) as JsonRpcMessage).id as JsonRpcId;
-        await this.post(this.initializeRaw, initId, { allowReinit: false, swallow: true });
-        if (this.initializedRaw) await this.post(this.initializedRaw, undefined, { allowReinit: false });
+        this.handshake.restart();
+        const initId = (JSON.parse(initializeRaw) as JsonRpcMessage).id as JsonRpcId;
+        await this.post(initializeRaw, initId, { allowReinit: false, swallow: true });
+        const { initializedRaw } = this.handshake;
+        if (initializedRaw) await this.post(initializedRaw, undefined, { allowReinit: false });
         this.sessionLost = false;
         void this.serverStream.start();
       })().finally(() => {

@@ -119,6 +119,14 @@ describe.skipIf(!hasKeyringTools)('after sleep or a long idle (built CLI, lab, r
     expect(b.messages.filter((m) => (m as { id?: unknown }).id === initId)).toHaveLength(1);
     expect(b.messages.some((m) => 'error' in (m as object))).toBe(false);
     expect(b.stderr()).toContain('the gateway session expired; starting a new one');
+    // MCP-Protocol-Version: the version the initialize answer named, on every message after it, in
+    // both sessions; never on an initialize (the replay negotiates again).
+    const negotiated = (b.messages.find((m) => (m as { id?: unknown }).id === initId) as { result?: { protocolVersion?: string } }).result?.protocolVersion;
+    expect(negotiated).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    expect(initializes.map((m) => m.protocolVersion)).toEqual([undefined, undefined]);
+    const later = lab.gateway.record.rpc.filter((m) => m.method === 'notifications/initialized' || m.method === 'tools/call' || m.method === 'tools/list');
+    expect(later.length).toBeGreaterThanOrEqual(2 + 5 + 1);
+    expect(later.filter((m) => m.protocolVersion !== negotiated)).toEqual([]);
     assertStdoutIsJsonRpc(b.stdout());
   });
 });
