@@ -1,83 +1,21 @@
 /**
  * The other ways in, at the library level against the lab (oidc-provider + SDK gateway):
  * --use-id-token, the device authorization grant, client credentials, a Cognito-like
- * authorization server, private_key_jwt client authentication.
+ * authorization server. (private_key_jwt and enterprise-managed authorization: auth.assertions.)
  *
  *   npx tsc -p tsconfig.json && bash scripts/with-keyring.sh npx vitest run test/e2e/auth.grants.test.ts
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startLab, type Lab, type LabOptions } from '../../scripts/lab/lab.js';
+import { describe, expect, it } from 'vitest';
 import { completeLogin } from '../../scripts/lab/scriptedLogin.js';
-import { createAuthSession, type AuthSession } from '../../src/auth/authSession.js';
+import { createAuthSession } from '../../src/auth/authSession.js';
 import type { AuthOptions } from '../../src/auth/options.js';
 import type { KeybridgeError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import { makeDeps } from './harness/authDeps.js';
 import { jwtClaims } from './harness/signinWorkspace.js';
+import { authOptions as options, freePort, initializeStatus as initialize, oauthLab, requestWithAuth, useGrantsLab, type OAuthLab } from './harness/grantsLab.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
-});
-
-type OAuthLab = Lab & Required<Pick<Lab, 'idp'>>;
-
-async function lab(opts: LabOptions = {}): Promise<OAuthLab> {
-  const l = await startLab({ auth: 'oauth', ...opts });
-  cleanups.push(() => l.close());
-  if (!l.idp) throw new Error('lab without idp');
-  return l as OAuthLab;
-}
-
-async function tempLockDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'kb-grants-locks-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function options(serverUrl: string, extra: Partial<AuthOptions> = {}): AuthOptions {
-  return { serverUrl: new URL(serverUrl), authTimeoutMs: 20_000, interactive: true, ...extra };
-}
-
-const user = async (url: string): Promise<void> => {
-  await completeLogin(url);
-};
-
-/** One MCP initialize against the gateway with this Authorization header: the HTTP status. */
-async function initialize(url: string, authorization?: string): Promise<number> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-  if (authorization) headers.authorization = authorization;
-  const res = await fetch(url, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'grants-e2e', version: '1' } } }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  await res.body?.cancel();
-  return res.status;
-}
-
-/** As the remote transport does: on 401/403 let the session handle it, then replay (bounded). */
-async function requestWithAuth(session: AuthSession, url: string): Promise<number> {
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const authorization = await session.authorizationHeader();
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-    if (authorization) headers.authorization = authorization;
-    const res = await fetch(url, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'grants-e2e', version: '1' } } }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    await res.body?.cancel();
-    if (res.status !== 401 && res.status !== 403) return res.status;
-    await session.handleChallenge({ status: res.status, wwwAuthenticate: res.headers.get('www-authenticate') }, attempt);
-  }
-  throw new Error('unreachable: the session should have thrown');
-}
+const { lab, tempLockDir, user } = useGrantsLab();
 
 describe('--use-id-token', () => {
   it('sends the ID token as the bearer, requests openid, and renews by the ID token exp', async () => {
@@ -266,16 +204,6 @@ const user0 = async (url: string): Promise<void> => {
   await completeLogin(url);
 };
 
-/** A port that was free a moment ago (for a client registered with a fixed redirect URI). */
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
 /** A Cognito-like lab and its pre-registered public app client with a fixed loopback redirect. */
 async function cognitoLab(): Promise<{ l: OAuthLab; port: number; clientId: string }> {
   const port = await freePort();
@@ -324,159 +252,5 @@ describe('a Cognito-like authorization server', () => {
     expect(auth.code_challenge_method).toBe('S256');
     expect(l.idp.record.tokenRequests.at(-1)!.resource).toBeUndefined();
     expect(l.idp.record.registrations).toHaveLength(0);
-  });
-});
-
-describe('private_key_jwt client authentication (RFC 7523)', () => {
-  it('client credentials with a PEM key, and a browser sign-in plus refresh with a JWK key; the IdP verifies each assertion', async () => {
-    const { generateKeyPairSync } = await import('node:crypto');
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const ecKid = 'kb-ec-1';
-    const port = await freePort();
-    const l = await lab({
-      accessTokenTtl: 300,
-      idp: {
-        staticClients: [
-          {
-            client_id: 'kb-machine-pkjwt',
-            grant_types: ['client_credentials'],
-            response_types: [],
-            redirect_uris: [],
-            token_endpoint_auth_method: 'private_key_jwt',
-            jwks: { keys: [{ ...rsa.publicKey.export({ format: 'jwk' }), use: 'sig' }] },
-          },
-          {
-            client_id: 'kb-app-pkjwt',
-            application_type: 'native',
-            redirect_uris: [`http://127.0.0.1:${port}/callback`],
-            grant_types: ['authorization_code', 'refresh_token'],
-            response_types: ['code'],
-            token_endpoint_auth_method: 'private_key_jwt',
-            jwks: { keys: [{ ...ec.publicKey.export({ format: 'jwk' }), kid: ecKid, use: 'sig' }] },
-          },
-        ],
-      },
-    });
-    const lockDir = await tempLockDir();
-    const pem = rsa.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
-    const machine = createAuthSession({
-      options: options(l.gateway.url, { grant: 'client-credentials', clientId: 'kb-machine-pkjwt', clientKey: { text: pem, source: 'machine.pem' } }),
-      deps: makeDeps().deps,
-      store: new MemoryStore(),
-      lockDir,
-    });
-    expect(await requestWithAuth(machine, l.gateway.url)).toBe(200);
-    const cc = l.idp.record.tokenRequests.at(-1)!;
-    expect(cc.grant_type).toBe('client_credentials');
-    expect(cc.client_assertion_type).toBe('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
-    expect(jwtClaims(cc.client_assertion!)).toMatchObject({ iss: 'kb-machine-pkjwt', sub: 'kb-machine-pkjwt' });
-    expect((await machine.currentSession())?.tokenEndpointAuthMethod).toBe('private_key_jwt');
-
-    // The wrong key is refused by the IdP.
-    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
-    const wrong = createAuthSession({
-      options: options(l.gateway.url, { grant: 'client-credentials', clientId: 'kb-machine-pkjwt', clientKey: { text: other, source: 'other.pem' } }),
-      deps: makeDeps().deps,
-      store: new MemoryStore(),
-      lockDir,
-    });
-    expect(((await wrong.authorizationHeader().catch((e: unknown) => e)) as KeybridgeError).code).toBe('oauth_invalid_client');
-
-    // A confidential app client with a JWK private key: the code exchange and the refresh both carry an assertion.
-    const jwk = JSON.stringify({ ...ec.privateKey.export({ format: 'jwk' }), kid: ecKid });
-    const t = makeDeps(user);
-    const app = createAuthSession({
-      options: options(l.gateway.url, {
-        clientId: 'kb-app-pkjwt',
-        clientKey: { text: jwk, source: 'app.jwk' },
-        callbackPort: port,
-        scope: 'openid offline_access mcp:tools',
-        authorizeParams: { prompt: 'consent' },
-      }),
-      deps: t.deps,
-      store: new MemoryStore(),
-      lockDir,
-    });
-    const signedIn = await app.signIn();
-    expect(signedIn.tokenEndpointAuthMethod).toBe('private_key_jwt');
-    const exchange = l.idp.record.tokenRequests.at(-1)!;
-    expect(exchange.grant_type).toBe('authorization_code');
-    expect(exchange.client_assertion).toBeTruthy();
-    expect(JSON.parse(Buffer.from(exchange.client_assertion!.split('.')[0]!, 'base64url').toString())).toMatchObject({ alg: 'ES256', kid: ecKid });
-    t.advance(290_000);
-    const header = await app.authorizationHeader();
-    const refresh = l.idp.record.tokenRequests.at(-1)!;
-    expect(refresh.grant_type).toBe('refresh_token');
-    expect(refresh.client_assertion).toBeTruthy();
-    expect(await initialize(l.gateway.url, header)).toBe(200);
-    expect(t.logText()).not.toContain(jwk);
-  });
-});
-
-describe('enterprise-managed authorization (cross-app access, ID-JAG)', () => {
-  it('signs in at the enterprise IdP only, exchanges the ID token for an ID-JAG there, and redeems it at the MCP server\'s AS', async () => {
-    const { startIdp } = await import('../../scripts/lab/idp.js');
-    const { TOKEN_EXCHANGE_GRANT, JWT_BEARER_GRANT, ID_JAG_TOKEN_TYPE } = await import('../../scripts/lab/idpCrossAppAccess.js');
-    const port = await freePort();
-    const enterprise = await startIdp({
-      resource: 'http://127.0.0.1:9/enterprise-apps',
-      issueIdJag: { resourceClientId: 'kb-mcp-client' },
-      staticClients: [
-        {
-          client_id: 'kb-enterprise',
-          application_type: 'native',
-          redirect_uris: [`http://127.0.0.1:${port}/callback`],
-          grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE_GRANT],
-          response_types: ['code'],
-          token_endpoint_auth_method: 'none',
-        },
-      ],
-    });
-    cleanups.push(() => enterprise.close());
-    const l = await lab({
-      idp: {
-        trustIdJagFrom: { issuer: enterprise.issuer, jwksUri: enterprise.jwksUri },
-        staticClients: [
-          { client_id: 'kb-mcp-client', grant_types: [JWT_BEARER_GRANT], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'none' },
-          { client_id: 'kb-other-client', grant_types: [JWT_BEARER_GRANT], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'none' },
-        ],
-      },
-    });
-    const t = makeDeps(user);
-    const opts = options(l.gateway.url, { clientId: 'kb-mcp-client', callbackPort: port, enterprise: { issuer: enterprise.issuer, clientId: 'kb-enterprise' } });
-    const session = createAuthSession({ options: opts, deps: t.deps, store: new MemoryStore(), lockDir: await tempLockDir() });
-    expect(await requestWithAuth(session, l.gateway.url)).toBe(200);
-
-    // The only browser step was at the enterprise IdP.
-    expect(t.opened).toHaveLength(1);
-    expect(new URL(t.opened[0]!).origin).toBe(new URL(enterprise.issuer).origin);
-    expect(l.idp.record.authorizationRequests).toHaveLength(0);
-    const exchange = enterprise.record.tokenRequests.find((r) => r.grant_type === TOKEN_EXCHANGE_GRANT)!;
-    expect(exchange).toMatchObject({
-      requested_token_type: ID_JAG_TOKEN_TYPE,
-      subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
-      audience: l.idp.issuer,
-      resource: l.gateway.url,
-    });
-    expect(enterprise.record.idJagsIssued).toHaveLength(1);
-    const redeem = l.idp.record.tokenRequests.find((r) => r.grant_type === JWT_BEARER_GRANT)!;
-    expect(redeem.assertion).toBe(enterprise.record.idJagsIssued[0]);
-    expect(redeem.resource).toBe(l.gateway.url);
-    const stored = (await session.currentSession())!;
-    expect(stored).toMatchObject({ grant: 'jwt_bearer', subject: 'alice', email: 'alice@example.test', clientId: 'kb-mcp-client', issuer: l.idp.issuer });
-    expect(jwtClaims(stored.accessToken)).toMatchObject({ sub: 'alice', aud: l.gateway.url, iss: l.idp.issuer });
-    expect(t.logText()).not.toContain(enterprise.record.idJagsIssued[0]!);
-
-    // An ID-JAG names the client it is for: another client at the MCP server's AS cannot redeem it.
-    const other = createAuthSession({
-      options: options(l.gateway.url, { clientId: 'kb-other-client', callbackPort: port, enterprise: { issuer: enterprise.issuer, clientId: 'kb-enterprise' } }),
-      deps: makeDeps(user).deps,
-      store: new MemoryStore(),
-      lockDir: await tempLockDir(),
-    });
-    const err = (await other.signIn().catch((e: unknown) => e)) as KeybridgeError;
-    expect(err.code).toBe('oauth_invalid_grant');
-    expect(err.message).toContain('ID-JAG');
   });
 });
