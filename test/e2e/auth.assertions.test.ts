@@ -10,10 +10,10 @@ import { createAuthSession } from '../../src/auth/authSession.js';
 import type { KeybridgeError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import { makeDeps } from './harness/authDeps.js';
-import { authOptions as options, freePort, initializeStatus as initialize, oauthLab, requestWithAuth, useGrantsLab } from './harness/grantsLab.js';
+import { authOptions as options, freePort, initializeStatus as initialize, oauthLab, requestWithAuth, useAuthLab } from './harness/authLab.js';
 import { jwtClaims } from './harness/signinWorkspace.js';
 
-const { cleanups, lab, tempLockDir, user } = useGrantsLab();
+const { cleanups, lab, tempLockDir, user } = useAuthLab();
 
 describe('private_key_jwt client authentication (RFC 7523)', () => {
   it('client credentials with a PEM key, and a browser sign-in plus refresh with a JWK key; the IdP verifies each assertion', async () => {

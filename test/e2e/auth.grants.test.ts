@@ -13,9 +13,9 @@ import type { KeybridgeError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import { makeDeps } from './harness/authDeps.js';
 import { jwtClaims } from './harness/signinWorkspace.js';
-import { authOptions as options, freePort, initializeStatus as initialize, oauthLab, requestWithAuth, useGrantsLab, type OAuthLab } from './harness/grantsLab.js';
+import { authOptions as options, freePort, initializeStatus as initialize, oauthLab, requestWithAuth, useAuthLab, type OAuthLab } from './harness/authLab.js';
 
-const { lab, tempLockDir, user } = useGrantsLab();
+const { lab, tempLockDir, user } = useAuthLab();
 
 describe('--use-id-token', () => {
   it('sends the ID token as the bearer, requests openid, and renews by the ID token exp', async () => {
