@@ -13,13 +13,13 @@ export class SessionHandshake {
   initializedRaw?: string;
   /** The version the gateway's initialize answer named; undefined until that answer came. */
   protocolVersion?: string;
-  private initializeId?: JsonRpcId;
+  private id?: JsonRpcId;
 
   /** A new initialize from the IDE: nothing an earlier one negotiated holds any more. */
   begin(raw: string): void {
     this.initializeRaw = raw;
     this.protocolVersion = undefined;
-    this.initializeId = undefined;
+    this.id = undefined;
   }
 
   /** The session is being re-created: its version is negotiated again. */
@@ -27,17 +27,21 @@ export class SessionHandshake {
     this.protocolVersion = undefined;
   }
 
-  /** Whether requestId is the IDE's initialize, not answered yet. */
-  isInitialize(requestId: JsonRpcId): boolean {
-    if (!this.initializeRaw || this.protocolVersion) return false;
-    if (this.initializeId === undefined) {
+  /** The id of the IDE's initialize (undefined before one, or for a line that does not parse). */
+  get initializeId(): JsonRpcId | undefined {
+    if (this.id === undefined && this.initializeRaw !== undefined) {
       try {
-        this.initializeId = (JSON.parse(this.initializeRaw) as JsonRpcMessage).id as JsonRpcId;
+        this.id = (JSON.parse(this.initializeRaw) as JsonRpcMessage).id as JsonRpcId;
       } catch {
-        return false;
+        return undefined;
       }
     }
-    return this.initializeId === requestId;
+    return this.id;
+  }
+
+  /** Whether requestId is the IDE's initialize, not answered yet. */
+  isInitialize(requestId: JsonRpcId): boolean {
+    return !this.protocolVersion && this.initializeId !== undefined && this.initializeId === requestId;
   }
 
   /** Take the negotiated version from the bytes of an answer to initialize. */

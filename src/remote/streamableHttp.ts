@@ -360,16 +360,15 @@ export class StreamableHttpTransport implements RemoteTransport {
   private reinitialize(): Promise<void> {
     if (!this.reinitializing) {
       this.reinitializing = (async () => {
-        const { initializeRaw } = this.handshake;
-        if (!initializeRaw) throw new RemoteUnavailableError('the gateway session expired before initialize', { code: 'session_expired' });
+        const { initializeRaw, initializeId } = this.handshake;
+        if (!initializeRaw || initializeId === undefined) throw new RemoteUnavailableError('the gateway session expired before initialize', { code: 'session_expired' });
         this.ctx.log.info('the gateway session expired; starting a new one');
         // Until the replay succeeds, the session is lost: the next request re-creates it first
         // (a failed replay must not leave every later request without a session).
         this.sessionLost = true;
         this.sessionId = undefined;
         this.handshake.restart();
-        const initId = (JSON.parse(initializeRaw) as JsonRpcMessage).id as JsonRpcId;
-        await this.post(initializeRaw, initId, { allowReinit: false, swallow: true });
+        await this.post(initializeRaw, initializeId, { allowReinit: false, swallow: true });
         const { initializedRaw } = this.handshake;
         if (initializedRaw) await this.post(initializedRaw, undefined, { allowReinit: false });
         this.sessionLost = false;

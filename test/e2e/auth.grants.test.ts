@@ -6,14 +6,13 @@
  *   npx tsc -p tsconfig.json && bash scripts/with-keyring.sh npx vitest run test/e2e/auth.grants.test.ts
  */
 import { describe, expect, it } from 'vitest';
-import { completeLogin } from '../../scripts/lab/scriptedLogin.js';
 import { createAuthSession } from '../../src/auth/authSession.js';
 import type { AuthOptions } from '../../src/auth/options.js';
 import type { KeybridgeError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import { makeDeps } from './harness/authDeps.js';
 import { jwtClaims } from './harness/signinWorkspace.js';
-import { authOptions as options, freePort, initializeStatus as initialize, oauthLab, requestWithAuth, useAuthLab, type OAuthLab } from './harness/authLab.js';
+import { authOptions as options, freePort, initializeStatus as initialize, oauthLab, requestWithAuth, scriptedUser, useAuthLab, type OAuthLab } from './harness/authLab.js';
 
 const { lab, tempLockDir, user } = useAuthLab();
 
@@ -162,7 +161,7 @@ describe('client credentials (machine access)', () => {
     await store.set(userProfile.key, await store.get(machine.key));
     const planted = createAuthSession({ options: options(l.gateway.url, { clientId, interactive: false }), deps: makeDeps().deps, store, lockDir });
     expect(await planted.currentSession()).toBeUndefined();
-    const user = createAuthSession({ options: options(l.gateway.url), deps: makeDeps(user0).deps, store, lockDir });
+    const user = createAuthSession({ options: options(l.gateway.url), deps: makeDeps(scriptedUser()).deps, store, lockDir });
     const userSession = await user.signIn();
     await store.set(machine.key, userSession);
     const machine2 = createAuthSession({ options: options(l.gateway.url, { grant: 'client-credentials', clientId }), deps: makeDeps().deps, store, lockDir });
@@ -199,10 +198,6 @@ describe('client credentials (machine access)', () => {
     expect((err as Error).message).toContain('check its secret or key');
   });
 });
-
-const user0 = async (url: string): Promise<void> => {
-  await completeLogin(url);
-};
 
 /** A Cognito-like lab and its pre-registered public app client with a fixed loopback redirect. */
 async function cognitoLab(): Promise<{ l: OAuthLab; port: number; clientId: string }> {

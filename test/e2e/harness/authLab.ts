@@ -31,9 +31,7 @@ export function useAuthLab(): { cleanups: Cleanups; lab: (opts?: LabOptions) => 
     cleanups,
     lab: (opts = {}) => oauthLab(cleanups, opts),
     tempLockDir: () => tempLockDir(cleanups),
-    user: async (url) => {
-      await completeLogin(url);
-    },
+    user: scriptedUser(),
   };
 }
 
